@@ -1,0 +1,533 @@
+/**
+ * The binary form: the same type model as the text form (model.ts), spelled as tagged bytes for the
+ * project's own nodes. References are object ids in order of first appearance instead of paths, small
+ * integers take one byte, strings are length-prefixed UTF-8.
+ *
+ * Layout: one tag byte per value, then its body. Lengths and counts are little-endian uint32 unless the
+ * tag says otherwise. Every count and length read from input is checked against the bytes that remain,
+ * so no input makes the decoder allocate or loop beyond what its size allows.
+ */
+import { DistError } from '../lib/errors.js';
+import { compileFunction, functionForm, nativeFunction } from './functions.js';
+import { documentBytesMax, nestingDepthMax } from './limits.js';
+import {
+  type DeserializeOptions, asStackOverflow, Kind, arrayScanLengthMax, classify, errorKeys, newError, newRegisteredInstance, registeredClassName,
+  setErrorField, typedArrayFrom, typedArrayName, typedArrayNames, unsupportedError, viewBytes,
+} from './model.js';
+
+const Tag = {
+  Undefined: 0x00, Null: 0x01, False: 0x02, True: 0x03,
+  Int8: 0x04, Int16: 0x05, Int32: 0x06, Float64: 0x07,
+  String8: 0x08, String32: 0x09, BigInt: 0x0a, Date: 0x0b,
+  Array: 0x0c, Hole: 0x0d, Object: 0x0e, NullProtoObject: 0x0f,
+  Error: 0x10, Function: 0x11, Native: 0x12, Reference: 0x13,
+  Map: 0x14, Set: 0x15, RegExp: 0x16, TypedArray: 0x17,
+  ArrayBuffer: 0x18, Buffer: 0x19, Class: 0x1a, SparseArray: 0x1b,
+  /** 0x80 | n for integers 0..127. */
+  FixInt: 0x80,
+} as const;
+
+/** Strings up to this many UTF-16 units fit a one-byte length (3 bytes per unit at most: 85 * 3 = 255). */
+const shortStringUnitsMax = 85;
+const initialBufferBytes = 8_192;
+const funcionNamePresent = 1;
+
+// ---- encoding -----------------------------------------------------------------------------------
+
+class Encoder {
+  private buffer = Buffer.allocUnsafe(initialBufferBytes);
+  private view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+  private position = 0;
+  private depth = 0;
+  private seen = new Map<object, number>();
+  busy = false;
+
+  encode(value: unknown): Uint8Array {
+    this.position = 0;
+    this.depth = 0;
+    this.seen.clear();
+    this.busy = true;
+    try {
+      this.write(value);
+      return Uint8Array.prototype.slice.call(this.buffer, 0, this.position);
+    } finally {
+      this.busy = false;
+      this.seen.clear();
+    }
+  }
+
+  private ensure(bytes: number): void {
+    const needed = this.position + bytes;
+    if (needed <= this.buffer.length) return;
+    if (needed > documentBytesMax) throw new DistError('E_SERIALIZE_TOO_LARGE', `encoded value over ${documentBytesMax} bytes`);
+    const grown = Buffer.allocUnsafe(Math.min(documentBytesMax, Math.max(needed, this.buffer.length * 2)));
+    this.buffer.copy(grown, 0, 0, this.position);
+    this.buffer = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
+  }
+
+  private byte(value: number): void {
+    this.ensure(1);
+    this.buffer[this.position++] = value;
+  }
+
+  private uint32(value: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.position, value, true);
+    this.position += 4;
+  }
+
+  private write(value: unknown): void {
+    const kind = classify(value);
+    switch (kind) {
+      case Kind.Number: return this.number(value as number);
+      case Kind.String: return this.string(value as string);
+      case Kind.Boolean: return this.byte(value ? Tag.True : Tag.False);
+      case Kind.Undefined: return this.byte(Tag.Undefined);
+      case Kind.Null: return this.byte(Tag.Null);
+      case Kind.BigInt: this.byte(Tag.BigInt); return this.rawString(String(value));
+      case Kind.Unsupported: throw unsupportedError(value, 'a value being encoded');
+      default: return this.object(value as object, kind);
+    }
+  }
+
+  private number(value: number): void {
+    if (value >= 0 && value < 128 && Number.isInteger(value) && !Object.is(value, -0)) return this.byte(Tag.FixInt | value);
+    this.ensure(9);
+    const at = this.position;
+    if ((value | 0) === value && !Object.is(value, -0)) {
+      if (value >= -128 && value < 128) {
+        this.buffer[at] = Tag.Int8;
+        this.view.setInt8(at + 1, value);
+        this.position += 2;
+      } else if (value >= -32_768 && value < 32_768) {
+        this.buffer[at] = Tag.Int16;
+        this.view.setInt16(at + 1, value, true);
+        this.position += 3;
+      } else {
+        this.buffer[at] = Tag.Int32;
+        this.view.setInt32(at + 1, value, true);
+        this.position += 5;
+      }
+      return;
+    }
+    this.buffer[at] = Tag.Float64;
+    this.view.setFloat64(at + 1, value, true);
+    this.position += 9;
+  }
+
+  private string(value: string): void {
+    if (value.length <= shortStringUnitsMax) {
+      this.ensure(2 + value.length * 3);
+      this.buffer[this.position] = Tag.String8;
+      this.position += 2;
+      const bytes = this.utf8(value);
+      this.buffer[this.position - bytes - 1] = bytes;
+      return;
+    }
+    this.byte(Tag.String32);
+    this.rawString(value);
+  }
+
+  /** A uint32 byte length, then the UTF-8 bytes (no tag). */
+  private rawString(value: string): void {
+    this.ensure(4 + value.length * 3);
+    const lengthAt = this.position;
+    this.position += 4;
+    const bytes = this.utf8(value);
+    this.view.setUint32(lengthAt, bytes, true);
+  }
+
+  /** Writes `value` as UTF-8 at the position and returns its byte count; ASCII by hand (the common case,
+   * and faster than a native call for short strings), anything else through Buffer. */
+  private utf8(value: string): number {
+    const start = this.position;
+    const buffer = this.buffer;
+    const length = value.length;
+    if (length < 32) {
+      let i = 0;
+      for (; i < length; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit >= 0x80) break;
+        buffer[start + i] = unit;
+      }
+      if (i === length) {
+        this.position += length;
+        return length;
+      }
+    }
+    const bytes = buffer.write(value, start);
+    this.position += bytes;
+    return bytes;
+  }
+
+  private object(value: object, kind: Kind): void {
+    const id = this.seen.get(value);
+    if (id !== undefined) {
+      this.byte(Tag.Reference);
+      return this.uint32(id);
+    }
+    this.seen.set(value, this.seen.size);
+    if (++this.depth > nestingDepthMax) throw new DistError('E_SERIALIZE_TOO_DEEP', `nesting deeper than ${nestingDepthMax}`, { depthMax: nestingDepthMax });
+    this.objectBody(value, kind);
+    this.depth--;
+  }
+
+  private objectBody(value: object, kind: Kind): void {
+    switch (kind) {
+      case Kind.Array: return this.array(value as unknown[]);
+      case Kind.Object: return this.fields(Object.getPrototypeOf(value) === null ? Tag.NullProtoObject : Tag.Object, value, Object.keys(value));
+      case Kind.Date: this.byte(Tag.Date); this.ensure(8); this.view.setFloat64(this.position, (value as Date).getTime(), true); this.position += 8; return;
+      case Kind.Error: return this.fields(Tag.Error, value, errorKeys(value as Error));
+      case Kind.Function: return this.func(value as Function);
+      case Kind.Map: return this.map(value as Map<unknown, unknown>);
+      case Kind.Set: return this.set(value as Set<unknown>);
+      case Kind.RegExp: this.byte(Tag.RegExp); this.rawString((value as RegExp).source); return this.rawString((value as RegExp).flags);
+      case Kind.TypedArray: return this.typedArray(value as ArrayBufferView);
+      case Kind.ArrayBuffer: this.byte(Tag.ArrayBuffer); return this.bytes(new Uint8Array(value as ArrayBuffer));
+      case Kind.Buffer: this.byte(Tag.Buffer); return this.bytes(value as Buffer);
+      case Kind.Class: this.byte(Tag.Class); this.rawString(registeredClassName(Object.getPrototypeOf(value) as object) as string); return this.fields(undefined, value, Object.keys(value));
+      default: throw new DistError('E_SERIALIZE_UNSUPPORTED', `kind ${kind} has no binary form`);
+    }
+  }
+
+  private array(array: unknown[]): void {
+    const length = array.length;
+    if (length > arrayScanLengthMax) {
+      const present = Object.keys(array).length;
+      if (present < length / 2) return this.sparseArray(array, length);
+    }
+    this.byte(Tag.Array);
+    this.uint32(length);
+    for (let i = 0; i < length; i++) {
+      const item = array[i];
+      if (item === undefined && !(i in array)) this.byte(Tag.Hole);
+      else this.write(item);
+    }
+  }
+
+  private sparseArray(array: unknown[], length: number): void {
+    const indices = Object.keys(array).map(Number).filter((index) => Number.isInteger(index) && index >= 0);
+    this.byte(Tag.SparseArray);
+    this.uint32(length);
+    this.uint32(indices.length);
+    for (const index of indices) {
+      this.uint32(index);
+      this.write(array[index]);
+    }
+  }
+
+  private fields(tag: number | undefined, object: object, keys: readonly string[]): void {
+    if (tag !== undefined) this.byte(tag);
+    this.uint32(keys.length);
+    for (const key of keys) {
+      this.rawString(key);
+      this.write((object as Record<string, unknown>)[key]);
+    }
+  }
+
+  private func(fn: Function): void {
+    const form = functionForm(fn, () => 'a value being encoded');
+    if (form.kind === 'native') {
+      this.byte(Tag.Native);
+      return this.rawString(form.path);
+    }
+    this.byte(Tag.Function);
+    this.rawString(form.source);
+    if (form.name === undefined) return this.byte(0);
+    this.byte(funcionNamePresent);
+    this.rawString(form.name);
+  }
+
+  private map(map: Map<unknown, unknown>): void {
+    this.byte(Tag.Map);
+    this.uint32(map.size);
+    for (const [key, value] of map) {
+      this.write(key);
+      this.write(value);
+    }
+  }
+
+  private set(set: Set<unknown>): void {
+    this.byte(Tag.Set);
+    this.uint32(set.size);
+    for (const item of set) this.write(item);
+  }
+
+  private typedArray(view: ArrayBufferView): void {
+    this.byte(Tag.TypedArray);
+    this.byte(typedArrayNames.indexOf(typedArrayName(view)));
+    this.bytes(viewBytes(view));
+  }
+
+  private bytes(bytes: Uint8Array): void {
+    this.uint32(bytes.byteLength);
+    this.ensure(bytes.byteLength);
+    this.buffer.set(bytes, this.position);
+    this.position += bytes.byteLength;
+  }
+}
+
+
+// ---- decoding -----------------------------------------------------------------------------------
+
+/** Marks an object id whose object is still being built (only errors: they need name and message first). */
+const underConstruction = Symbol('under construction');
+
+class Decoder {
+  private position = 0;
+  private depth = 0;
+  private readonly refs: unknown[] = [];
+  private readonly view: DataView;
+  private readonly buffer: Buffer;
+
+  constructor(bytes: Uint8Array, private readonly functionsAllowed: boolean) {
+    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  decode(): unknown {
+    const value = this.read();
+    if (this.position !== this.buffer.length) throw malformed(`${this.buffer.length - this.position} bytes after the value`, this.position);
+    return value;
+  }
+
+  private need(bytes: number): void {
+    if (this.position + bytes > this.buffer.length) throw new DistError('E_DESERIALIZE_TRUNCATED', `input ends inside a value (needs ${bytes} bytes at ${this.position})`, { offset: this.position });
+  }
+
+  private byte(): number {
+    this.need(1);
+    return this.buffer[this.position++] as number;
+  }
+
+  private uint32(): number {
+    this.need(4);
+    const value = this.view.getUint32(this.position, true);
+    this.position += 4;
+    return value;
+  }
+
+  /** A count of items that each take at least `bytesEach` bytes: checked against what remains. */
+  private count(bytesEach: number): number {
+    const count = this.uint32();
+    if (count * bytesEach > this.buffer.length - this.position) throw malformed(`count ${count} exceeds the remaining input`, this.position);
+    return count;
+  }
+
+  private read(): unknown {
+    const tag = this.byte();
+    if (tag >= Tag.FixInt) return tag & 0x7f;
+    switch (tag) {
+      case Tag.Undefined: return undefined;
+      case Tag.Null: return null;
+      case Tag.False: return false;
+      case Tag.True: return true;
+      case Tag.Int8: this.need(1); return this.view.getInt8(this.position++);
+      case Tag.Int16: this.need(2); this.position += 2; return this.view.getInt16(this.position - 2, true);
+      case Tag.Int32: this.need(4); this.position += 4; return this.view.getInt32(this.position - 4, true);
+      case Tag.Float64: return this.float64();
+      case Tag.String8: return this.utf8(this.byte());
+      case Tag.String32: return this.rawString();
+      case Tag.BigInt: return this.bigint();
+      case Tag.Reference: return this.reference();
+      default: return this.object(tag);
+    }
+  }
+
+  private float64(): number {
+    this.need(8);
+    this.position += 8;
+    return this.view.getFloat64(this.position - 8, true);
+  }
+
+  private rawString(): string {
+    return this.utf8(this.uint32());
+  }
+
+  private utf8(length: number): string {
+    this.need(length);
+    const start = this.position;
+    this.position += length;
+    if (length < 16) {
+      let text = '';
+      for (let i = start; i < start + length; i++) {
+        const unit = this.buffer[i] as number;
+        if (unit >= 0x80) return this.buffer.toString('utf8', start, start + length);
+        text += String.fromCharCode(unit);
+      }
+      return text;
+    }
+    return this.buffer.toString('utf8', start, start + length);
+  }
+
+  private bigint(): bigint {
+    const text = this.rawString();
+    if (!/^-?\d+$/.test(text)) throw malformed('a bigint is a decimal integer', this.position);
+    return BigInt(text);
+  }
+
+  private reference(): unknown {
+    const id = this.uint32();
+    if (id >= this.refs.length || this.refs[id] === underConstruction) throw new DistError('E_DESERIALIZE_BAD_REFERENCE', `reference to object ${id}, which is not read yet`, { id });
+    return this.refs[id];
+  }
+
+  private object(tag: number): unknown {
+    if (++this.depth > nestingDepthMax) throw new DistError('E_DESERIALIZE_TOO_DEEP', `nesting deeper than ${nestingDepthMax}`, { depthMax: nestingDepthMax });
+    const value = this.objectBody(tag);
+    this.depth--;
+    return value;
+  }
+
+  private objectBody(tag: number): unknown {
+    switch (tag) {
+      case Tag.Array: return this.array();
+      case Tag.SparseArray: return this.sparseArray();
+      case Tag.Object: return this.fields(this.register({}));
+      case Tag.NullProtoObject: return this.fields(this.register(Object.create(null) as object));
+      case Tag.Date: return this.register(new Date(this.float64()));
+      case Tag.Error: return this.error();
+      case Tag.Function: return this.func();
+      case Tag.Native: this.refuseCode(); return this.register(nativeFunction(this.rawString()));
+      case Tag.Map: return this.map();
+      case Tag.Set: return this.set();
+      case Tag.RegExp: return this.regexp();
+      case Tag.TypedArray: return this.typedArray();
+      case Tag.ArrayBuffer: return this.register(new Uint8Array(this.bytes()).buffer);
+      case Tag.Buffer: return this.register(Buffer.from(this.bytes()));
+      case Tag.Class: return this.fields(this.register(newRegisteredInstance(this.rawString())));
+      case Tag.Hole: throw malformed('a hole outside an array', this.position - 1);
+      default: throw new DistError('E_DESERIALIZE_UNKNOWN_TYPE', `unknown type tag 0x${tag.toString(16)}`, { tag, offset: this.position - 1 });
+    }
+  }
+
+  private register<T>(object: T): T {
+    this.refs.push(object);
+    return object;
+  }
+
+  private array(): unknown[] {
+    const length = this.count(1);
+    const array: unknown[] = this.register(new Array(length));
+    for (let i = 0; i < length; i++) {
+      if (this.buffer[this.position] === Tag.Hole) this.position++;
+      else array[i] = this.read();
+    }
+    return array;
+  }
+
+  private sparseArray(): unknown[] {
+    const length = this.uint32();
+    const present = this.count(5);
+    const array: unknown[] = this.register([]);
+    for (let i = 0; i < present; i++) {
+      const index = this.uint32();
+      if (index >= length) throw malformed(`index ${index} beyond length ${length}`, this.position);
+      array[index] = this.read();
+    }
+    array.length = length;
+    return array;
+  }
+
+  private fields<T extends object>(target: T): T {
+    const count = this.count(5);
+    for (let i = 0; i < count; i++) {
+      const key = this.rawString();
+      // defineProperty, not assignment: a key named `__proto__` must stay data, never set the prototype.
+      if (key === '__proto__') Object.defineProperty(target, key, { value: this.read(), writable: true, enumerable: true, configurable: true });
+      else (target as Record<string, unknown>)[key] = this.read();
+    }
+    return target;
+  }
+
+  private error(): Error {
+    const id = this.refs.length;
+    this.refs.push(underConstruction);
+    const count = this.count(5);
+    const fields: Array<[string, unknown]> = [];
+    for (let i = 0; i < count; i++) fields.push([this.rawString(), this.read()]);
+    const byKey = new Map(fields);
+    const error = newError(byKey.get('name') ?? 'Error', byKey.get('message') ?? '');
+    for (const [key, value] of fields) if (key !== 'name' && key !== 'message') setErrorField(error, key, value);
+    this.refs[id] = error;
+    return error;
+  }
+
+  private func(): Function {
+    this.refuseCode();
+    const source = this.rawString();
+    const name = this.byte() === funcionNamePresent ? this.rawString() : undefined;
+    return this.register(compileFunction(source, name));
+  }
+
+  private refuseCode(): void {
+    if (!this.functionsAllowed) throw new DistError('E_DESERIALIZE_FUNCTIONS_REFUSED', 'this input may not carry functions', { offset: this.position });
+  }
+
+  private map(): Map<unknown, unknown> {
+    const size = this.count(2);
+    const map = this.register(new Map<unknown, unknown>());
+    for (let i = 0; i < size; i++) map.set(this.read(), this.read());
+    return map;
+  }
+
+  private set(): Set<unknown> {
+    const size = this.count(1);
+    const set = this.register(new Set<unknown>());
+    for (let i = 0; i < size; i++) set.add(this.read());
+    return set;
+  }
+
+  private regexp(): RegExp {
+    const source = this.rawString();
+    const flags = this.rawString();
+    try {
+      return this.register(new RegExp(source, flags));
+    } catch (cause) {
+      throw new DistError('E_DESERIALIZE_MALFORMED', 'invalid regular expression', { offset: this.position }, { cause });
+    }
+  }
+
+  private typedArray(): ArrayBufferView {
+    const name = typedArrayNames[this.byte()];
+    if (name === undefined) throw malformed('unknown typed array kind', this.position - 1);
+    return this.register(typedArrayFrom(name, this.bytes()));
+  }
+
+  private bytes(): Uint8Array {
+    const length = this.count(1);
+    this.position += length;
+    return this.buffer.subarray(this.position - length, this.position);
+  }
+}
+
+function malformed(what: string, offset: number): DistError {
+  return new DistError('E_DESERIALIZE_MALFORMED', `${what} (at byte ${offset})`, { offset });
+}
+
+let idleEncoder: Encoder | undefined;
+
+/** Encodes any value the system ships into bytes (the binary form of the shared type model). */
+export function encode(value: unknown): Uint8Array {
+  // A getter that encodes while we encode must not share the buffer: it gets its own encoder.
+  const encoder = idleEncoder !== undefined && !idleEncoder.busy ? idleEncoder : new Encoder();
+  idleEncoder ??= encoder;
+  try {
+    return encoder.encode(value);
+  } catch (error) {
+    throw asStackOverflow(error, 'E_SERIALIZE_TOO_DEEP');
+  }
+}
+
+/** Decodes bytes made by `encode`. Bad bytes give a coded DistError, never a crash or a hang. */
+export function decode(bytes: Uint8Array, options: DeserializeOptions = {}): unknown {
+  if (!(bytes instanceof Uint8Array)) throw Object.assign(new TypeError('decode expects a Uint8Array'), { code: 'E_DESERIALIZE_NOT_BYTES' });
+  if (bytes.byteLength > documentBytesMax) throw new DistError('E_DESERIALIZE_TOO_LARGE', `document over ${documentBytesMax} bytes`, { length: bytes.byteLength });
+  if (bytes.byteLength === 0) throw new DistError('E_DESERIALIZE_TRUNCATED', 'empty input', { offset: 0 });
+  try {
+    return new Decoder(bytes, options.functions !== false).decode();
+  } catch (error) {
+    throw asStackOverflow(error, 'E_DESERIALIZE_TOO_DEEP');
+  }
+}

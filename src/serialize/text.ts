@@ -1,0 +1,372 @@
+/**
+ * The text form: the course's interchange format, spoken exactly so course nodes and ours understand
+ * each other. Every value is `{"type": T, "value": V}`; a repeated or cyclic object is
+ * `{"type":"reference","value": PATH}`, PATH being the steps from the root (array indices as numbers,
+ * object keys as JSON-quoted strings). Kinds the course lacks get their own type names (see README),
+ * so a course node fails loudly on them instead of guessing. Extra sibling keys carry what the course
+ * format cannot say and course readers ignore: `"length"` of a sparse array with trailing holes,
+ * `"name"` of a function whose source does not imply it, `"proto": null` of a null-prototype object.
+ */
+import { assert } from '../lib/assert.js';
+import { DistError } from '../lib/errors.js';
+import { compileFunction, functionForm, nativeFunction } from './functions.js';
+import { documentBytesMax, nestingDepthMax } from './limits.js';
+import {
+  type DeserializeOptions, asStackOverflow, Kind, arrayIndex, classify, errorKeys, forEachPresent, unsupportedError, newError, newRegisteredInstance, registeredClassName, setErrorField,
+  typedArrayFrom, typedArrayName, viewBytes,
+} from './model.js';
+
+// ---- writing ------------------------------------------------------------------------------------
+
+/** Where an object was first met: its parent's record and the step from there; the path is only
+ * materialised when a reference to it is written. */
+interface FirstSeen {
+  readonly parent: FirstSeen | undefined;
+  readonly step: string | number;
+}
+
+class TextWriter {
+  private readonly seen = new Map<object, FirstSeen>();
+  private depth = 0;
+
+  write(value: unknown, parent: FirstSeen | undefined, step: string | number): string {
+    const kind = classify(value);
+    switch (kind) {
+      case Kind.Number: return `{"type":"number","value":"${Object.is(value, -0) ? '-0' : String(value)}"}`;
+      case Kind.String: return `{"type":"string","value":${JSON.stringify(value)}}`;
+      case Kind.Boolean: return `{"type":"boolean","value":"${String(value)}"}`;
+      case Kind.Undefined: return '{"type":"undefined","value":""}';
+      case Kind.Null: return '{"type":"null","value":""}';
+      case Kind.BigInt: return `{"type":"bigint","value":"${String(value)}"}`;
+      case Kind.Unsupported: throw unsupportedError(value, describePath(parent, step));
+      default: return this.writeObject(value as object, kind, parent, step);
+    }
+  }
+
+  private writeObject(value: object, kind: Kind, parent: FirstSeen | undefined, step: string | number): string {
+    const earlier = this.seen.get(value);
+    if (earlier !== undefined) return `{"type":"reference","value":${JSON.stringify(pathSteps(earlier))}}`;
+    const here: FirstSeen = { parent, step };
+    this.seen.set(value, here);
+    if (++this.depth > nestingDepthMax) throw tooDeep(describePath(parent, step));
+    try {
+      return this.writeKind(value, kind, here);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private writeKind(value: object, kind: Kind, here: FirstSeen): string {
+    switch (kind) {
+      case Kind.Array: return this.writeArray(value as unknown[], here);
+      case Kind.Object: return this.writePlainObject(value as Record<string, unknown>, here);
+      case Kind.Date: return `{"type":"date","value":${JSON.stringify(dateText(value as Date))}}`;
+      case Kind.Error: return `{"type":"error","value":{"type":"object","value":${this.writeFields(value, errorKeys(value as Error), here)}}}`;
+      case Kind.Function: return writeFunction(value as Function, here);
+      case Kind.Map: return `{"type":"map","value":[${this.writeEntries(value as Map<unknown, unknown>, here)}]}`;
+      case Kind.Set: return `{"type":"set","value":[${[...(value as Set<unknown>)].map((item, i) => this.write(item, here, i)).join(',')}]}`;
+      case Kind.RegExp: return `{"type":"regexp","value":${JSON.stringify({ source: (value as RegExp).source, flags: (value as RegExp).flags })}}`;
+      case Kind.TypedArray: return `{"type":"typedarray","kind":"${typedArrayName(value as ArrayBufferView)}","value":"${Buffer.from(viewBytes(value as ArrayBufferView)).toString('base64')}"}`;
+      case Kind.ArrayBuffer: return `{"type":"arraybuffer","value":"${Buffer.from(value as ArrayBuffer).toString('base64')}"}`;
+      case Kind.Buffer: return `{"type":"buffer","value":"${(value as Buffer).toString('base64')}"}`;
+      case Kind.Class: return `{"type":"class","name":${JSON.stringify(registeredClassName(Object.getPrototypeOf(value) as object))},"value":${this.writeFields(value, Object.keys(value), here)}}`;
+      default: throw new DistError('E_SERIALIZE_UNSUPPORTED', `kind ${kind} has no text form`);
+    }
+  }
+
+  private writeArray(array: unknown[], here: FirstSeen): string {
+    let body = '';
+    let last = -1;
+    forEachPresent(array, (index) => {
+      body += `${last < 0 ? '' : ','}"${index}":${this.write(array[index], here, index)}`;
+      last = index;
+    });
+    const length = last + 1 === array.length ? '' : `,"length":${array.length}`;
+    return `{"type":"array","value":{${body}}${length}}`;
+  }
+
+  private writePlainObject(object: Record<string, unknown>, here: FirstSeen): string {
+    const proto = Object.getPrototypeOf(object) === null ? ',"proto":null' : '';
+    return `{"type":"object","value":${this.writeFields(object, Object.keys(object), here)}${proto}}`;
+  }
+
+  private writeFields(object: object, keys: readonly string[], here: FirstSeen): string {
+    let body = '';
+    for (const key of keys) {
+      const field = this.write((object as Record<string, unknown>)[key], here, key);
+      body += `${body === '' ? '' : ','}${JSON.stringify(key)}:${field}`;
+    }
+    return `{${body}}`;
+  }
+
+  private writeEntries(map: Map<unknown, unknown>, here: FirstSeen): string {
+    const entries: string[] = [];
+    let i = 0;
+    for (const [key, value] of map) {
+      // An entry is a step of its own (index), then 0 for the key and 1 for the value.
+      const entry: FirstSeen = { parent: here, step: i++ };
+      entries.push(`[${this.write(key, entry, 0)},${this.write(value, entry, 1)}]`);
+    }
+    return entries.join(',');
+  }
+}
+
+function writeFunction(fn: Function, here: FirstSeen): string {
+  const form = functionForm(fn, () => describePath(here.parent, here.step));
+  if (form.kind === 'native') return `{"type":"native","value":${JSON.stringify(form.path)}}`;
+  const name = form.name === undefined ? '' : `,"name":${JSON.stringify(form.name)}`;
+  return `{"type":"function","value":${JSON.stringify(form.source)}${name}}`;
+}
+
+
+function dateText(date: Date): string {
+  return Number.isNaN(date.getTime()) ? 'Invalid Date' : date.toISOString();
+}
+
+function pathSteps(record: FirstSeen): Array<string | number> {
+  const steps: Array<string | number> = [];
+  for (let at: FirstSeen | undefined = record; at?.parent !== undefined; at = at.parent) {
+    steps.push(typeof at.step === 'number' ? at.step : JSON.stringify(at.step));
+  }
+  return steps.reverse();
+}
+
+function describePath(parent: FirstSeen | undefined, step: string | number): string {
+  if (parent === undefined) return 'the root';
+  return `path ${JSON.stringify(pathSteps({ parent, step }))}`;
+}
+
+function tooDeep(where: string): DistError {
+  return new DistError('E_SERIALIZE_TOO_DEEP', `nesting deeper than ${nestingDepthMax} at ${where}`, { depthMax: nestingDepthMax });
+}
+
+/** Serializes any value the system ships into the course's text format. Never mutates its input. */
+export function serialize(value: unknown): string {
+  try {
+    return new TextWriter().write(value, undefined, '');
+  } catch (error) {
+    throw asStackOverflow(error, 'E_SERIALIZE_TOO_DEEP');
+  }
+}
+
+// ---- reading ------------------------------------------------------------------------------------
+
+interface Node {
+  readonly type: unknown;
+  readonly value: unknown;
+  readonly [extra: string]: unknown;
+}
+
+class TextReader {
+  /** Objects by path key (the steps joined by commas), only when the document has references. */
+  private readonly byPath: Map<string, unknown> | undefined;
+  private depth = 0;
+
+  constructor(private readonly functionsAllowed: boolean, hasReferences: boolean) {
+    this.byPath = hasReferences ? new Map() : undefined;
+  }
+
+  read(node: unknown, pathKey: string): unknown {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) throw malformed('a node must be an object {type, value}', pathKey);
+    const { type, value } = node as Node;
+    switch (type) {
+      case 'number': return readNumber(value, pathKey);
+      case 'string': return expectString(value, pathKey);
+      case 'boolean': return readBoolean(value, pathKey);
+      case 'undefined': return undefined;
+      case 'null': return null;
+      case 'bigint': return readBigInt(value, pathKey);
+      case 'reference': return this.readReference(value, pathKey);
+      default: return this.readObject(node as Node, pathKey);
+    }
+  }
+
+  private readObject(node: Node, pathKey: string): unknown {
+    if (++this.depth > nestingDepthMax) throw new DistError('E_DESERIALIZE_TOO_DEEP', `nesting deeper than ${nestingDepthMax}`, { depthMax: nestingDepthMax });
+    try {
+      return this.readKind(node, pathKey);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private readKind(node: Node, pathKey: string): unknown {
+    const { type, value } = node;
+    switch (type) {
+      case 'array': return this.readArray(node, pathKey);
+      case 'object': return this.readFields(this.register(node.proto === null ? Object.create(null) : {}, pathKey), value, pathKey);
+      case 'date': return this.register(new Date(expectString(value, pathKey)), pathKey);
+      case 'error': return this.readError(value, pathKey);
+      case 'function': return this.register(this.readFunction(node, pathKey), pathKey);
+      case 'native': return this.register(this.readNative(value, pathKey), pathKey);
+      case 'map': return this.readMap(value, pathKey);
+      case 'set': return this.readSet(value, pathKey);
+      case 'regexp': return this.register(readRegExp(value, pathKey), pathKey);
+      case 'typedarray': return this.register(typedArrayFrom(expectString(node.kind, pathKey), base64(value, pathKey)), pathKey);
+      case 'arraybuffer': return this.register(new Uint8Array(base64(value, pathKey)).buffer, pathKey);
+      case 'buffer': return this.register(Buffer.from(base64(value, pathKey)), pathKey);
+      case 'class': return this.readFields(this.register(newRegisteredInstance(expectString(node.name, pathKey)), pathKey), value, pathKey);
+      default: throw new DistError('E_DESERIALIZE_UNKNOWN_TYPE', `unknown type tag ${JSON.stringify(type)}`, { type, path: pathKey });
+    }
+  }
+
+  private register<T>(object: T, pathKey: string): T {
+    this.byPath?.set(pathKey, object);
+    return object;
+  }
+
+  private readArray(node: Node, pathKey: string): unknown[] {
+    const body = expectRecord(node.value, pathKey);
+    const array: unknown[] = this.register([], pathKey);
+    for (const key of Object.keys(body)) {
+      const index = arrayIndex(key);
+      if (index < 0) throw malformed(`array index '${key}' is not a non-negative integer`, pathKey);
+      array[index] = this.read(body[key], childKey(pathKey, index));
+    }
+    if (node.length !== undefined) array.length = readLength(node.length, array.length, pathKey);
+    return array;
+  }
+
+  private readFields<T extends object>(target: T, value: unknown, pathKey: string): T {
+    const body = expectRecord(value, pathKey);
+    for (const key of Object.keys(body)) {
+      const field = this.read(body[key], childKey(pathKey, key));
+      // A key named `__proto__` must stay data, never set the prototype.
+      if (key === '__proto__') Object.defineProperty(target, key, { value: field, writable: true, enumerable: true, configurable: true });
+      else (target as Record<string, unknown>)[key] = field;
+    }
+    return target;
+  }
+
+  private readError(value: unknown, pathKey: string): Error {
+    const inner = expectRecord(value, pathKey);
+    const fields = expectRecord(inner.value, pathKey);
+    const name = fields.name === undefined ? 'Error' : this.read(fields.name, childKey(pathKey, 'name'));
+    const message = fields.message === undefined ? '' : this.read(fields.message, childKey(pathKey, 'message'));
+    const error = this.register(newError(name, message), pathKey);
+    for (const key of Object.keys(fields)) {
+      if (key === 'name' || key === 'message') continue;
+      setErrorField(error, key, this.read(fields[key], childKey(pathKey, key)));
+    }
+    return error;
+  }
+
+  private readFunction(node: Node, pathKey: string): Function {
+    this.refuseCode(pathKey);
+    const name = node.name === undefined ? undefined : expectString(node.name, pathKey);
+    return compileFunction(expectString(node.value, pathKey), name);
+  }
+
+  private readNative(value: unknown, pathKey: string): Function {
+    this.refuseCode(pathKey);
+    return nativeFunction(expectString(value, pathKey));
+  }
+
+  private refuseCode(pathKey: string): void {
+    if (!this.functionsAllowed) throw new DistError('E_DESERIALIZE_FUNCTIONS_REFUSED', 'this input may not carry functions', { path: pathKey });
+  }
+
+  private readMap(value: unknown, pathKey: string): Map<unknown, unknown> {
+    if (!Array.isArray(value)) throw malformed('a map carries an array of [key, value] entries', pathKey);
+    const map = this.register(new Map<unknown, unknown>(), pathKey);
+    value.forEach((entry: unknown, i) => {
+      if (!Array.isArray(entry) || entry.length !== 2) throw malformed('a map entry is [key, value]', pathKey);
+      const entryKey = childKey(pathKey, i);
+      map.set(this.read(entry[0], childKey(entryKey, 0)), this.read(entry[1], childKey(entryKey, 1)));
+    });
+    return map;
+  }
+
+  private readSet(value: unknown, pathKey: string): Set<unknown> {
+    if (!Array.isArray(value)) throw malformed('a set carries an array of items', pathKey);
+    const set = this.register(new Set<unknown>(), pathKey);
+    value.forEach((item: unknown, i) => set.add(this.read(item, childKey(pathKey, i))));
+    return set;
+  }
+
+  private readReference(value: unknown, pathKey: string): unknown {
+    if (!Array.isArray(value) || !value.every((step) => typeof step === 'string' || Number.isInteger(step))) {
+      throw malformed('a reference carries an array of steps', pathKey);
+    }
+    const key = value.map((step) => String(step)).join(',');
+    if (this.byPath === undefined || !this.byPath.has(key)) {
+      throw new DistError('E_DESERIALIZE_BAD_REFERENCE', `reference to ${JSON.stringify(value)} points at nothing read so far`, { path: pathKey });
+    }
+    return this.byPath.get(key);
+  }
+}
+
+/** Path keys are the JSON steps joined by commas: a key as its JSON-quoted string, an index as is,
+ * matching how the course spells the steps of a reference. */
+function childKey(parentKey: string, step: string | number): string {
+  const token = typeof step === 'number' ? String(step) : JSON.stringify(step);
+  return parentKey === '' ? token : `${parentKey},${token}`;
+}
+
+function malformed(what: string, pathKey: string): DistError {
+  return new DistError('E_DESERIALIZE_MALFORMED', `${what} (at [${pathKey}])`, { path: pathKey });
+}
+
+function expectString(value: unknown, pathKey: string): string {
+  if (typeof value !== 'string') throw malformed('expected a string value', pathKey);
+  return value;
+}
+
+function expectRecord(value: unknown, pathKey: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('expected an object value', pathKey);
+  return value as Record<string, unknown>;
+}
+
+function readNumber(value: unknown, pathKey: string): number {
+  const number = Number(expectString(value, pathKey));
+  if (Number.isNaN(number) && value !== 'NaN') throw malformed('a number is a decimal, NaN or ±Infinity', pathKey);
+  return number;
+}
+
+function readBoolean(value: unknown, pathKey: string): boolean {
+  if (value === 'true' || value === true) return true;
+  if (value === 'false' || value === false) return false;
+  throw malformed('a boolean is "true" or "false"', pathKey);
+}
+
+function readBigInt(value: unknown, pathKey: string): bigint {
+  const text = expectString(value, pathKey);
+  if (!/^-?\d{1,100000}$/.test(text)) throw malformed('a bigint is a decimal integer', pathKey);
+  return BigInt(text);
+}
+
+function readLength(value: unknown, least: number, pathKey: string): number {
+  if (!Number.isInteger(value) || (value as number) < least || (value as number) > 2 ** 32 - 1) throw malformed('bad array length', pathKey);
+  return value as number;
+}
+
+function readRegExp(value: unknown, pathKey: string): RegExp {
+  const { source, flags } = expectRecord(value, pathKey);
+  try {
+    return new RegExp(expectString(source, pathKey), expectString(flags, pathKey));
+  } catch (cause) {
+    throw new DistError('E_DESERIALIZE_MALFORMED', 'invalid regular expression', { path: pathKey }, { cause });
+  }
+}
+
+function base64(value: unknown, pathKey: string): Uint8Array {
+  const text = expectString(value, pathKey);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw malformed('expected base64 bytes', pathKey);
+  return Buffer.from(text, 'base64');
+}
+
+/** Reads the course's text format back into a value. Malformed text throws a SyntaxError; well-formed
+ * documents that break the format throw a coded DistError; a non-string throws a TypeError. */
+export function deserialize(text: string, options: DeserializeOptions = {}): unknown {
+  if (typeof text !== 'string') throw Object.assign(new TypeError('deserialize expects a string'), { code: 'E_DESERIALIZE_NOT_STRING' });
+  if (text.length > documentBytesMax) throw new DistError('E_DESERIALIZE_TOO_LARGE', `document over ${documentBytesMax} characters`, { length: text.length });
+  const tree: unknown = JSON.parse(text);
+  const reader = new TextReader(options.functions !== false, text.includes('"reference"'));
+  try {
+    return reader.read(tree, '');
+  } catch (error) {
+    throw asStackOverflow(error, 'E_DESERIALIZE_TOO_DEEP');
+  }
+}
+
+assert(nestingDepthMax > 0);
