@@ -11,7 +11,7 @@ import { DistError } from '../lib/errors.js';
 import { compileFunction, functionForm, nativeFunction } from './functions.js';
 import { documentBytesMax, nestingDepthMax } from './limits.js';
 import {
-  type DeserializeOptions, asStackOverflow, Kind, arrayScanLengthMax, classify, errorKeys, newError, newRegisteredInstance, registeredClassName,
+  type DeserializeOptions, asStackOverflow, Kind, arrayScanLengthMax, classify, presentIndices, errorKeys, newError, newRegisteredInstance, registeredClassName,
   setErrorField, typedArrayFrom, typedArrayName, typedArrayNames, unsupportedError, viewBytes,
 } from './model.js';
 
@@ -207,7 +207,7 @@ class Encoder {
   }
 
   private sparseArray(array: unknown[], length: number): void {
-    const indices = Object.keys(array).map(Number).filter((index) => Number.isInteger(index) && index >= 0);
+    const indices = presentIndices(array);
     this.byte(Tag.SparseArray);
     this.uint32(length);
     this.uint32(indices.length);

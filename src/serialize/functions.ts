@@ -53,7 +53,14 @@ export function nativeFunction(nativePath: string): Function {
 /** Compiles shipped source into a new function object (a fresh one each call, so receivers never share
  * state through a cached function). */
 export function compileFunction(source: string, name: string | undefined): Function {
-  const fn = factoryFor(source)(requireForShippedCode());
+  let fn: unknown;
+  try {
+    fn = factoryFor(source)(requireForShippedCode());
+  } catch (cause) {
+    if (cause instanceof DistError) throw cause;
+    // The source is an expression that threw while evaluating (not a function literal at all).
+    throw new DistError('E_DESERIALIZE_BAD_FUNCTION', 'function source threw when evaluated', { source: source.slice(0, 200) }, { cause });
+  }
   if (typeof fn !== 'function') throw new DistError('E_DESERIALIZE_BAD_FUNCTION', 'function source does not evaluate to a function', { source: source.slice(0, 200) });
   if (name !== undefined && fn.name !== name) Object.defineProperty(fn, 'name', { value: name, configurable: true });
   return fn;

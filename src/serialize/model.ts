@@ -183,19 +183,14 @@ export function setErrorField(error: Error, key: string, value: unknown): void {
  * `[]` with `length = 1e9` and two items costs two steps, not a billion. */
 export const arrayScanLengthMax = 65_536;
 
-/** Calls `visit` for each present index of `array` in ascending order, skipping holes. */
-export function forEachPresent(array: readonly unknown[], visit: (index: number) => void): void {
-  const length = array.length;
-  if (length <= arrayScanLengthMax) {
-    for (let index = 0; index < length; index++) {
-      if (array[index] !== undefined || index in array) visit(index);
-    }
-    return;
-  }
+/** The present indices of a (long, sparse) array in ascending order, skipping holes. */
+export function presentIndices(array: readonly unknown[]): number[] {
+  const indices: number[] = [];
   for (const key in array) {
     const index = arrayIndex(key);
-    if (index >= 0) visit(index);
+    if (index >= 0) indices.push(index);
   }
+  return indices;
 }
 
 /** The index of an array key, or -1 for a non-index property (which arrays do not carry). */

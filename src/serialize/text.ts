@@ -12,7 +12,7 @@ import { DistError } from '../lib/errors.js';
 import { compileFunction, functionForm, nativeFunction } from './functions.js';
 import { documentBytesMax, nestingDepthMax } from './limits.js';
 import {
-  type DeserializeOptions, asStackOverflow, Kind, arrayIndex, classify, errorKeys, forEachPresent, unsupportedError, newError, newRegisteredInstance, registeredClassName, setErrorField,
+  type DeserializeOptions, asStackOverflow, Kind, arrayIndex, arrayScanLengthMax, classify, errorKeys, presentIndices, unsupportedError, newError, newRegisteredInstance, registeredClassName, setErrorField,
   typedArrayFrom, typedArrayName, viewBytes,
 } from './model.js';
 
@@ -77,12 +77,19 @@ class TextWriter {
   private writeArray(array: unknown[], here: FirstSeen): string {
     let body = '';
     let last = -1;
-    forEachPresent(array, (index) => {
-      body += `${last < 0 ? '' : ','}"${index}":${this.write(array[index], here, index)}`;
+    const length = array.length;
+    // Index by index for ordinary arrays (no closure: this is the deep-recursion path); huge sparse ones
+    // by their present keys.
+    const indices = length <= arrayScanLengthMax ? undefined : presentIndices(array);
+    for (let at = 0, end = indices?.length ?? length; at < end; at++) {
+      const index = indices === undefined ? at : (indices[at] as number);
+      const item = array[index];
+      if (item === undefined && !(index in array)) continue;
+      body += `${last < 0 ? '' : ','}"${index}":${this.write(item, here, index)}`;
       last = index;
-    });
-    const length = last + 1 === array.length ? '' : `,"length":${array.length}`;
-    return `{"type":"array","value":{${body}}${length}}`;
+    }
+    const lengthField = last + 1 === length ? '' : `,"length":${length}`;
+    return `{"type":"array","value":{${body}}${lengthField}}`;
   }
 
   private writePlainObject(object: Record<string, unknown>, here: FirstSeen): string {
