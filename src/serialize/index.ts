@@ -25,4 +25,4 @@
 export { serialize, deserialize } from './text.js';
 export { encode, decode } from './binary.js';
 export { registerClass, type DeserializeOptions } from './model.js';
-export { nativeCount } from './natives.js';
+export { nativePaths } from './natives.js';

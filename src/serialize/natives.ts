@@ -37,9 +37,9 @@ export function nativeAt(path: string): Function | undefined {
   return typeof found === 'function' && pathByFunction.has(found) ? found : undefined;
 }
 
-/** Number of native functions indexed (for tests and docs). */
-export function nativeCount(): number {
-  return nativeIndex().functionByPath.size;
+/** Every indexed native path, in walk order (for tests and docs). */
+export function nativePaths(): string[] {
+  return [...nativeIndex().functionByPath.keys()];
 }
 
 function navigate(path: string): unknown {
