@@ -1,0 +1,4 @@
+/** Importing this registers every built-in workload. New protocols add their workload file here. */
+import './broadcast.js';
+import './mutants.js';
+import './pingpong.js';
