@@ -7,6 +7,7 @@
  *   --seeds A-B ...                                                  sweep seeds with a progress bar
  *   --replay FILE [--json]                                           rerun a trace, compare its hash
  *   --check-determinism --seed N ...                                 run twice, name the first divergence
+ *   --shrink --workload W [--runs N]                                 search, shrink, save to traces/regressions
  *   --list                                                           list workloads
  *
  * Exit codes: 0 ok, 1 safety violation, 2 liveness failure, 3 the simulator itself failed (including a
@@ -18,6 +19,7 @@ import { hasCode } from '../lib/errors.js';
 import { totalFaults, type FaultCounts, type ProfileName } from '../sim/faults.js';
 import { checkDeterminism, replayTrace, type Divergence } from '../sim/replay.js';
 import { defaultTraceFile, resolveConfig, runScenario, type RunConfig, type RunResult, type Verdict } from '../sim/run.js';
+import { findAndShrink } from '../sim/shrink.js';
 import { parseSeedRange, reproCommand, sweep } from '../sim/sweep.js';
 import { getWorkload, workloadNames } from '../sim/workload.js';
 
@@ -40,6 +42,8 @@ const usage = `usage: npm run sim -- [--seed N | --seeds A-B | --replay FILE] [o
   --trace FILE           trace path (default traces/runs/<workload>-<seed>-<faults>.ndjson)
   --no-trace             do not write a trace file
   --json                 print a one-line JSON summary as the last line of stdout
+  --shrink               search scenarios of --workload with fast-check, shrink a failure, save it
+                         to traces/regressions/ (--runs N scenarios, default 100)
   --list                 list workloads
 exit codes: 0 ok, 1 safety, 2 liveness, 3 simulator failed`;
 
@@ -61,6 +65,7 @@ function main(argv: string[]): number {
       'check-determinism': { type: 'boolean' }, workload: { type: 'string' }, faults: { type: 'string' },
       nodes: { type: 'string' }, duration: { type: 'string' }, liveness: { type: 'string' }, ops: { type: 'string' },
       trace: { type: 'string' }, 'no-trace': { type: 'boolean' }, json: { type: 'boolean' }, list: { type: 'boolean' },
+      shrink: { type: 'boolean' }, runs: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -84,6 +89,7 @@ function main(argv: string[]): number {
     ...optional('livenessMsMax', intOption(values.liveness, 'liveness')),
     ...optional('ops', intOption(values.ops, 'ops')),
   };
+  if (values.shrink === true) return shrinkCommand(partial.workload ?? 'broadcast', intOption(values.runs, 'runs') ?? 100, json);
   const config = resolveConfig(partial);
   if (values.seeds !== undefined) return sweepCommand(config, values.seeds, json);
   if (values['check-determinism'] === true) return determinism(config, json);
@@ -119,11 +125,11 @@ function summaryJson(run: RunResult): Record<string, unknown> {
     faultsTotal: totalFaults(run.faultsInjected),
     invariantsChecked: run.invariantsChecked,
     stats: run.stats,
-    repro: reproCommand(run.config),
+    repro: reproCommand(run.config, run.traceFile),
   };
 }
 
-function printRun(run: RunResult, json: boolean, extra: Record<string, unknown> = {}): void {
+function printRun(run: RunResult, json: boolean, extra: Record<string, unknown> = {}, sourceFile?: string): void {
   const n = (x: number): string => x.toLocaleString('en-US');
   const ratio = run.wallMs > 0 ? Math.round(run.simTimeMs / run.wallMs) : run.simTimeMs;
   const lines = [
@@ -137,7 +143,7 @@ function printRun(run: RunResult, json: boolean, extra: Record<string, unknown> 
     `  trace        ${run.traceFile ?? '(not written)'}`,
     `  hash         ${run.traceHash}`,
   ];
-  if (run.result !== 'ok') lines.push(`  repro        ${reproCommand(run.config)}`);
+  if (run.result !== 'ok') lines.push(`  repro        ${reproCommand(run.config, sourceFile ?? run.traceFile)}`);
   console.log(lines.join('\n'));
   if (json) console.log(JSON.stringify({ ...summaryJson(run), ...extra }));
 }
@@ -150,7 +156,7 @@ function printDivergence(d: Divergence): void {
 
 function replay(file: string, json: boolean): number {
   const result = replayTrace(file);
-  printRun(result.run, false);
+  printRun(result.run, false, {}, file);
   const status = result.expectedHash === undefined ? 'no recorded hash (truncated trace?)' : result.matches ? `hash matches ${result.expectedHash}` : `HASH DIFFERS: recorded ${result.expectedHash}, replay ${result.run.traceHash}`;
   console.log(`  replay       ${status}`);
   if (result.divergence !== undefined) printDivergence(result.divergence);
@@ -200,6 +206,21 @@ function sweepCommand(base: RunConfig, seedsText: string, json: boolean): number
   }
   if (result.failures.some((f) => f.result === 'safety')) return exitSafety;
   return result.failures.length > 0 ? exitLiveness : exitOk;
+}
+
+function shrinkCommand(workload: string, runs: number, json: boolean): number {
+  resolveConfig({ seed: 0, workload });
+  const result = findAndShrink({ workload, runs });
+  if (!result.found || result.run === undefined) {
+    console.log(`shrink  ${workload}: no failure in ${result.scenariosTried} scenarios`);
+    if (json) console.log(JSON.stringify({ workload, found: false, scenariosTried: result.scenariosTried }));
+    return exitOk;
+  }
+  console.log(`shrink  ${workload}: minimal failing scenario after ${result.scenariosTried} runs (incl. shrinks)`);
+  printRun(result.run, false);
+  console.log(`  saved        ${result.file ?? ''}  (replay: npm run sim -- --replay ${result.file ?? ''})`);
+  if (json) console.log(JSON.stringify({ ...summaryJson(result.run), found: true, file: result.file, scenario: result.scenario }));
+  return exitCodeOf(result.run.result);
 }
 
 function run(): void {

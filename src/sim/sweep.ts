@@ -39,8 +39,10 @@ export function parseSeedRange(text: string): [number, number] {
   return [from, to];
 }
 
-/** The CLI command that reruns one seed of `config` and writes its trace. */
-export function reproCommand(config: RunConfig): string {
+/** The CLI command that reruns `config`. A config with an explicit plan (shrunk, replayed) cannot be
+ * spelled in flags, so it is rerun from its trace file. */
+export function reproCommand(config: RunConfig, traceFile?: string): string {
+  if (config.plan !== undefined && traceFile !== undefined) return `npm run sim -- --replay ${traceFile}`;
   return `npm run sim -- --seed ${config.seed} --workload ${config.workload} --faults ${config.faults} --nodes ${config.nodes} --duration ${config.durationMs} --ops ${config.ops} --liveness ${config.livenessMsMax}`;
 }
 

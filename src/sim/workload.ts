@@ -56,6 +56,9 @@ export interface Workload {
   readonly description: string;
   readonly program: string | NodeFactory;
   readonly defaults: WorkloadDefaults;
+  /** A deliberately broken variant (proves checkers can fail). Its regressions must keep failing the
+   * same way; a real workload's regressions must pass once the bug is fixed. */
+  readonly mutant?: boolean;
   /** Args for node `id`'s program; `ops` is the run's operation count (some programs size themselves by it). */
   nodeArgs(nodeIds: readonly NodeId[], id: NodeId, ops: number): unknown;
   create(ctx: WorkloadContext): WorkloadRun;

@@ -22,10 +22,11 @@ interface NodeCheckState {
 }
 
 /** The broadcast workload over any program that speaks the broadcast protocol (mutants reuse it). */
-export function broadcastWorkload(name: string, program: string | NodeFactory, description: string): Workload {
+export function broadcastWorkload(name: string, program: string | NodeFactory, description: string, mutant = false): Workload {
   return {
     name,
     description,
+    mutant,
     program,
     defaults: { nodes: 5, durationMs: 10_000, ops: 100, livenessMsMax: 10_000 },
     nodeArgs: (nodeIds) => ({ peers: nodeIds }),

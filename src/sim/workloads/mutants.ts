@@ -42,11 +42,13 @@ export const broadcastNoRetry = broadcastWorkload(
   'broadcast-no-retry',
   withEnv(createBroadcastNode, noTimers),
   'MUTANT: broadcast without retransmission (must fail liveness under loss)',
+  true,
 );
 export const broadcastInvent = broadcastWorkload(
   'broadcast-invent',
   withEnv(createBroadcastNode, inventValues),
   'MUTANT: broadcast that invents a value (must fail safety)',
+  true,
 );
 registerWorkload(broadcastNoRetry);
 registerWorkload(broadcastInvent);
