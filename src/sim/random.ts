@@ -59,6 +59,7 @@ export class SimRandom implements Random {
 
   fork(label: string): SimRandom {
     assert(label.length > 0, 'fork label must not be empty');
-    return new SimRandom(`${this.path}/${label}`);
+    // Length-prefixed, so fork('a').fork('b') and fork('a/b') can never share a stream.
+    return new SimRandom(`${this.path}/${label.length}:${label}`);
   }
 }
