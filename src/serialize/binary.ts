@@ -441,17 +441,29 @@ class Decoder {
     return target;
   }
 
+  /** Name and message come first (the encoder writes them first); the error is built and registered
+   * before any other field is read, so a cause or field can point back at it. */
   private error(): Error {
     const id = this.refs.length;
     this.refs.push(underConstruction);
     const count = this.count(5);
-    const fields: Array<[string, unknown]> = [];
-    for (let i = 0; i < count; i++) fields.push([this.rawString(), this.read()]);
-    const byKey = new Map(fields);
-    const error = newError(byKey.get('name') ?? 'Error', byKey.get('message') ?? '');
-    for (const [key, value] of fields) if (key !== 'name' && key !== 'message') setErrorField(error, key, value);
-    this.refs[id] = error;
-    return error;
+    const head: { name: unknown; message: unknown } = { name: 'Error', message: '' };
+    let error: Error | undefined;
+    for (let i = 0; i < count; i++) {
+      const key = this.rawString();
+      if (error === undefined && (key === 'name' || key === 'message')) {
+        head[key] = this.read();
+        continue;
+      }
+      error ??= this.registerAt(id, newError(head.name, head.message));
+      setErrorField(error, key, this.read());
+    }
+    return error ?? this.registerAt(id, newError(head.name, head.message));
+  }
+
+  private registerAt<T>(id: number, object: T): T {
+    this.refs[id] = object;
+    return object;
   }
 
   private func(): Function {

@@ -159,20 +159,18 @@ export function errorKeys(error: Error): string[] {
   return keys;
 }
 
-/** Rebuilds an error of the right constructor without running user code. */
+/** Rebuilds an error of the right constructor without running user code. A name that is not its
+ * constructor's own (`this.name = 'ValidationError'`) is an own enumerable field, as an assignment makes it. */
 export function newError(name: unknown, message: unknown): Error {
   const constructor = typeof name === 'string' ? errorConstructors[name] : undefined;
   const error = new (constructor ?? Error)(typeof message === 'string' ? message : String(message));
-  if (typeof name === 'string' && error.name !== name) {
-    Object.defineProperty(error, 'name', { value: name, writable: true, configurable: true, enumerable: false });
-  }
+  if (error.name !== name) error.name = name as string;
   return error;
 }
 
 /** Sets a field of a rebuilt error the way the original had it: the standard ones non-enumerable. */
 export function setErrorField(error: Error, key: string, value: unknown): void {
-  if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') {
-    if (key === 'cause' && value === undefined) return;
+  if (key === 'message' || key === 'stack' || key === 'cause') {
     Object.defineProperty(error, key, { value, writable: true, configurable: true, enumerable: false });
     return;
   }
