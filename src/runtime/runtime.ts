@@ -74,6 +74,7 @@ export async function createRuntime(input: RuntimeConfig): Promise<Runtime> {
     await net.close();
     await disk.close();
     await trace.close();
+    debugRuntime('%s closed', config.nodeId);
   };
 
   return {

@@ -1,0 +1,76 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { until } from './helpers.js';
+
+const clusterCli = fileURLToPath(new URL('../../src/cli/cluster.js', import.meta.url));
+/** Bound on waiting for the CLI to report up (generous: a loaded CI box starts processes slowly). */
+const upWaitMs = 15_000;
+
+/** A process counts as alive until it has exited; a zombie waiting for its (re)parent to reap it has exited. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+interface Started {
+  cli: ChildProcess;
+  pids: number[];
+  dataDir: string;
+  output: () => string;
+}
+
+async function startCluster(nodes: number): Promise<Started> {
+  const cli = spawn(process.execPath, [clusterCli, '--nodes', String(nodes), '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  cli.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  cli.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await until(() => output.includes('cluster up') || cli.exitCode !== null, upWaitMs, 'cluster up');
+  expect(output).to.include('cluster up');
+  const pids = [...output.matchAll(/ws:\/\/127\.0\.0\.1:\d+ {2}pid (\d+)/g)].map((m) => Number(m[1]));
+  const dataDir = /data in (\S+)/.exec(output)![1]!;
+  return { cli, pids, dataDir, output: () => output };
+}
+
+describe('cluster CLI (real processes)', function () {
+  this.timeout(30_000);
+  const started: Started[] = [];
+
+  afterEach(() => {
+    // Whatever happened, leave nothing behind.
+    for (const { cli, pids } of started.splice(0)) {
+      cli.kill('SIGKILL');
+      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('starts N nodes on loopback, prints their addresses, and SIGINT stops them all and removes their data', async () => {
+    const run = await startCluster(3);
+    started.push(run);
+    expect(run.pids).to.have.length(3);
+    expect(run.pids.every(alive)).to.equal(true);
+    expect(existsSync(run.dataDir)).to.equal(true);
+    const exited = new Promise<number | null>((resolve) => run.cli.once('exit', resolve));
+    run.cli.kill('SIGINT');
+    expect(await exited).to.equal(0);
+    expect(run.output()).to.include('all nodes stopped');
+    expect(run.pids.filter(alive)).to.deep.equal([]);
+    expect(existsSync(run.dataDir)).to.equal(false);
+  });
+
+  it('nodes die with the launcher even when it is SIGKILLed (IPC disconnect)', async () => {
+    const run = await startCluster(2);
+    started.push(run);
+    run.cli.kill('SIGKILL');
+    await until(() => run.pids.every((pid) => !alive(pid)), 10_000, 'orphans to exit');
+  });
+});
