@@ -104,13 +104,59 @@ export class Tracer {
     this.sink?.line(text);
   }
 
-  /** A prebuilt line body: `rest` is `,"key":value...` with keys already sorted, or empty. The sim's hot
-   * paths build these with template strings to avoid sorting on every event. */
+  /** A prebuilt line body: `rest` is `,"key":value...` with keys already sorted, or empty. */
   raw(time: number, quotedNode: string, kind: string, rest: string): void {
     const text = `{"t":${time},"i":${this.lines},"node":${quotedNode},"kind":"${kind}"${rest}}`;
     this.lines++;
     this.hash.line(text);
     if (this.sink !== undefined) this.sink.line(text);
+  }
+
+  // Streaming form for the hot paths: open(), then s()/n() pieces with keys in sorted order, then
+  // close(). Without a sink nothing is concatenated: the pieces go straight into the hash, which
+  // hashes pieces exactly as it would hash the whole line.
+  private current = '';
+
+  open(time: number, quotedNode: string, kind: string): void {
+    if (this.sink !== undefined) {
+      this.current = `{"t":${time},"i":${this.lines},"node":${quotedNode},"kind":"${kind}"`;
+      return;
+    }
+    const h = this.hash;
+    h.text('{"t":');
+    h.int(time);
+    h.text(',"i":');
+    h.int(this.lines);
+    h.text(',"node":');
+    h.text(quotedNode);
+    h.text(',"kind":"');
+    h.text(kind);
+    h.unit(34); // '"'
+  }
+
+  /** Appends raw JSON text (a key, punctuation, a quoted string). */
+  s(text: string): void {
+    if (this.sink !== undefined) this.current += text;
+    else this.hash.text(text);
+  }
+
+  /** Appends a number. */
+  n(value: number): void {
+    if (this.sink !== undefined) this.current += value;
+    else this.hash.int(value);
+  }
+
+  close(): void {
+    this.lines++;
+    if (this.sink !== undefined) {
+      const text = this.current + '}';
+      this.current = '';
+      this.hash.line(text);
+      this.sink.line(text);
+      return;
+    }
+    this.hash.unit(125); // '}'
+    this.hash.endLine();
   }
 
   /** A general event with arbitrary fields (sorted here). */

@@ -97,9 +97,9 @@ export function createBroadcastNode(env: Env, args: unknown): NodeProgram {
   };
 
   const handleGossip = (from: NodeId, values: readonly number[]): void => {
+    // Relayed values are not forwarded at once: the next tick sends everything owed to each peer in
+    // one batch, so relaying costs one message per peer per tick rather than one per value.
     const fresh = values.filter((v) => core.learn(v));
-    // Forward at once (the tick would too, later); the sender gets it back on a tick until it acks.
-    if (fresh.length > 0) for (const peer of peers) if (peer !== from) send(peer, { type: 'gossip', values: fresh });
     ackDurable(from, values);
     if (fresh.length > 0) writePending(from, fresh);
   };
