@@ -87,7 +87,7 @@ export class ProcessHosts implements Hosts {
     if (!isValidNodeId(spec?.id)) return new DistError('E_HOST_BAD_SPEC', 'spec.id is not a valid node id');
     if (typeof spec.program !== 'string') return new DistError('E_HOST_BAD_SPEC', 'spec.program must be a string');
     if (spec.id === this.options.selfId || this.children.has(spec.id)) {
-      return new DistError('E_HOST_EXISTS', `node ${spec.id} is already running`, { id: spec.id });
+      return new DistError('E_NODE_EXISTS', `node ${spec.id} is already running`, { id: spec.id });
     }
     return undefined;
   }

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   for (const modulePath of config.programModules) await import(pathToFileURL(modulePath).href);
   const factory = lookupProgram(config.program);
   if (factory === undefined) {
-    throw new DistError('E_HOST_UNKNOWN_PROGRAM', `unknown program ${config.program}; known: ${programNames().join(', ')}`);
+    throw new DistError('E_UNKNOWN_PROGRAM', `unknown program ${config.program}; known: ${programNames().join(', ')}`);
   }
   const args = decode(Buffer.from(config.argsBase64, 'base64'));
   const runtime = await createRuntime({
@@ -82,8 +82,9 @@ function installShutdown(runtime: Runtime): void {
 
 main().catch((error: unknown) => {
   const code = hasCode(error, 'E_ASSERT') || !(error instanceof DistError) ? 'E_NODE_START' : error.code;
-  report({ type: 'failed', code, message: (error as Error)?.message ?? String(error) });
-  process.stderr.write(`node failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+  // With a launcher listening, the failure travels over IPC; otherwise stderr is all there is.
+  if (process.connected) report({ type: 'failed', code, message: (error as Error)?.message ?? String(error) });
+  else process.stderr.write(`node failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
   process.exitCode = 1;
   process.disconnect?.();
 });

@@ -38,12 +38,12 @@ describe('runtime hosts (child processes)', function () {
   it('reports an unknown program with a coded error', async () => {
     const result = await spawn('child2', 'no-such-program');
     expect(result.ok).to.equal(false);
-    if (!result.ok) expect(result.error.code).to.equal('E_HOST_UNKNOWN_PROGRAM');
+    if (!result.ok) expect(result.error.code).to.equal('E_UNKNOWN_PROGRAM');
   });
 
   it('refuses a duplicate id', async () => {
     expect((await spawn('child3', 'test-echo')).ok).to.equal(true);
     const duplicate = await spawn('child3', 'test-echo');
-    expect(duplicate.ok === false && duplicate.error.code).to.equal('E_HOST_EXISTS');
+    expect(duplicate.ok === false && duplicate.error.code).to.equal('E_NODE_EXISTS');
   });
 });
