@@ -1,6 +1,7 @@
 /**
  * `Hosts` as child processes (see launcher.ts). A spawned node gets a copy of the parent's directory
- * (which includes the parent), and the parent learns the child's address when it reports it listens.
+ * (which includes the parent); the parent learns the child's address when it reports it listens and
+ * passes the updated directory on to the children it spawned before.
  */
 import { join } from 'node:path';
 import type { Hosts, NodeId, NodeSpec, SpawnResult } from '../env/index.js';
@@ -47,7 +48,11 @@ export class ProcessHosts implements Hosts {
         programModules: this.options.programModules,
       },
       {
-        onListening: (address) => this.options.directory.set(spec.id, address),
+        onListening: (address) => {
+          this.options.directory.set(spec.id, address);
+          // Siblings spawned earlier learn where the new node listens (their copy of the directory is older).
+          for (const [id, sibling] of this.children) if (id !== spec.id && sibling.child.connected) sibling.sendDirectory(this.options.directory);
+        },
         onUp: () => report({ ok: true, id: spec.id }),
         onExit: (_code, _signal, failure) => {
           if (this.children.get(spec.id) === launched) this.children.delete(spec.id);

@@ -26,14 +26,19 @@ function readConfig(): ChildNodeConfig {
   return JSON.parse(text) as ChildNodeConfig;
 }
 
-function waitForDirectory(): Promise<ParentMessage> {
+/** Merges every directory the parent sends (the first one, with waitForDirectory, gates the program's
+ * start; later ones tell this node where nodes spawned after it listen). Resolves on the first. */
+function followDirectory(runtime: Runtime): Promise<void> {
   return new Promise((resolve) => {
-    const onMessage = (message: ParentMessage): void => {
-      if (message?.type !== 'directory') return;
-      process.off('message', onMessage);
-      resolve(message);
-    };
-    process.on('message', onMessage);
+    process.on('message', (message: ParentMessage) => {
+      if (message?.type !== 'directory' || typeof message.entries !== 'object') return;
+      try {
+        for (const [id, address] of toDirectory(message.entries)) if (id !== runtime.env.nodeId) runtime.directory.set(id, address);
+      } catch (error) {
+        debugNode('%s ignores a bad directory from its parent: %s', runtime.env.nodeId, (error as Error).message);
+      }
+      resolve();
+    });
   });
 }
 
@@ -52,11 +57,9 @@ async function main(): Promise<void> {
     programModules: config.programModules,
   });
   installShutdown(runtime);
+  const firstDirectory = followDirectory(runtime);
   report({ type: 'listening', id: config.id, host: runtime.address.host, port: runtime.address.port });
-  if (config.waitForDirectory) {
-    const message = await waitForDirectory();
-    for (const [id, address] of toDirectory(message.entries)) if (id !== config.id) runtime.directory.set(id, address);
-  }
+  if (config.waitForDirectory) await firstDirectory;
   runtime.run(factory, args);
   report({ type: 'up', id: config.id });
   debugNode('%s up, program %s', config.id, config.program);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { until } from './helpers.js';
 
@@ -47,9 +47,10 @@ describe('cluster CLI (real processes)', function () {
 
   afterEach(() => {
     // Whatever happened, leave nothing behind.
-    for (const { cli, pids } of started.splice(0)) {
+    for (const { cli, pids, dataDir } of started.splice(0)) {
       cli.kill('SIGKILL');
       for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true }); // a SIGKILLed launcher cannot clean up itself
     }
   });
 
