@@ -81,6 +81,14 @@ describe('broadcast', () => {
       expect(results.map((r) => r.result)).to.deep.equal(['liveness', 'liveness', 'liveness']);
     });
 
+    it('the checker fails a broadcast that acknowledges before durability (safety, acked-durable, needs a crash)', () => {
+      const r = run(1, 'broadcast-ack-early');
+      expect(r.result).to.equal('safety');
+      expect(r.invariant).to.equal('broadcast.acked-durable');
+      expect(r.faultsInjected.crash).to.be.greaterThan(0); // the lost value was unsynced or its write failed
+      expect(run(1, 'broadcast-ack-early', 'none').result).to.equal('ok'); // without crashes the lie is invisible
+    });
+
     it('the checker fails a broadcast that invents values (safety, integrity)', () => {
       const r = run(1, 'broadcast-invent', 'none');
       expect(r.result).to.equal('safety');

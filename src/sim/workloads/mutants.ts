@@ -5,6 +5,8 @@
  *
  * - broadcast-no-retry: timers never fire, so lost gossip is never re-sent -> liveness failure under loss.
  * - broadcast-invent: every gossip carries one extra value nobody broadcast -> integrity violation.
+ * - broadcast-ack-early: disk writes report durable at once, before they are -> a crash loses an
+ *   acknowledged value (acked-durable violation).
  */
 import type { Env, NodeFactory } from '../../env/index.js';
 import { DistError } from '../../lib/errors.js';
@@ -38,6 +40,19 @@ const inventValues = (env: Env): Env => ({
   },
 });
 
+/** Reports every write durable the moment it is issued; the real write still happens, later. */
+const lyingDisk = (env: Env): Env => ({
+  ...env,
+  disk: {
+    get: env.disk.get.bind(env.disk),
+    scan: env.disk.scan.bind(env.disk),
+    write: (batch, onDurable) => {
+      env.disk.write(batch, () => {});
+      onDurable({ ok: true });
+    },
+  },
+});
+
 export const broadcastNoRetry = broadcastWorkload(
   'broadcast-no-retry',
   withEnv(createBroadcastNode, noTimers),
@@ -50,5 +65,12 @@ export const broadcastInvent = broadcastWorkload(
   'MUTANT: broadcast that invents a value (must fail safety)',
   true,
 );
+export const broadcastAckEarly = broadcastWorkload(
+  'broadcast-ack-early',
+  withEnv(createBroadcastNode, lyingDisk),
+  'MUTANT: broadcast that acknowledges before the value is durable (must fail safety under crashes)',
+  true,
+);
 registerWorkload(broadcastNoRetry);
+registerWorkload(broadcastAckEarly);
 registerWorkload(broadcastInvent);
