@@ -4,6 +4,7 @@
  *
  *   sequential: one message in flight; round trips/s and p50/p99 latency
  *   pipelined:  `windowSize` messages in flight; echoed messages/s
+ *   each figure is the median over `rounds` alternating raw/ours runs
  *
  * Run: npm run build && node dist/bench/transport.bench.js [--quick]
  * Writes bench/results/transport.json. Targets (issue 3): sequential >= 0.6x raw ws; pipelined >= 75,000 msg/s.
@@ -29,10 +30,12 @@ interface Config {
   readonly sequentialRoundTrips: number;
   readonly pipelinedMessages: number;
   readonly warmupRoundTrips: number;
+  /** Raw and ours are measured alternately this many times; medians are reported (the box may be shared). */
+  readonly rounds: number;
 }
 
-const full: Config = { sequentialRoundTrips: 10_000, pipelinedMessages: 300_000, warmupRoundTrips: 2_000 };
-const quick: Config = { sequentialRoundTrips: 2_000, pipelinedMessages: 50_000, warmupRoundTrips: 500 };
+const full: Config = { sequentialRoundTrips: 10_000, pipelinedMessages: 300_000, warmupRoundTrips: 2_000, rounds: 3 };
+const quick: Config = { sequentialRoundTrips: 2_000, pipelinedMessages: 50_000, warmupRoundTrips: 500, rounds: 1 };
 
 registerProgram('bench-echo', (env: Env) => {
   env.net.listen('echo', (from, payload) => env.net.send(from, 'echo-reply', payload));
@@ -154,10 +157,18 @@ async function main(): Promise<void> {
   const config = process.argv.includes('--quick') ? quick : full;
   const dataRoot = mkdtempSync(join(tmpdir(), 'distribution-bench-'));
   try {
-    const rawResult = await raw(config);
-    await rawResult.stop();
-    const oursResult = await ours(config, dataRoot);
-    await oursResult.stop();
+    const rawRounds: Measured[] = [];
+    const oursRounds: Measured[] = [];
+    for (let round = 0; round < config.rounds; round++) {
+      const rawRun = await raw(config);
+      await rawRun.stop();
+      rawRounds.push(rawRun);
+      const oursRun = await ours(config, join(dataRoot, `round-${round}`));
+      await oursRun.stop();
+      oursRounds.push(oursRun);
+    }
+    const rawResult = medianOf(rawRounds);
+    const oursResult = medianOf(oursRounds);
     const ratios = {
       sequential: round2(oursResult.sequential.roundTripsPerSec / rawResult.sequential.roundTripsPerSec),
       pipelined: round2(oursResult.pipelined.messagesPerSec / rawResult.pipelined.messagesPerSec),
@@ -170,6 +181,7 @@ async function main(): Promise<void> {
       payloadBytes,
       windowSize,
       config,
+      rounds: { raw: rawRounds.map(strip), ours: oursRounds.map(strip) },
       raw: { sequential: rawResult.sequential, pipelined: rawResult.pipelined },
       ours: { sequential: oursResult.sequential, pipelined: oursResult.pipelined },
       ratios,
@@ -196,6 +208,32 @@ function printTable(r: {
   process.stdout.write(`${'peer'.padEnd(10)} ${'seq rt/s'.padStart(12)} ${'p50 us'.padStart(9)} ${'p99 us'.padStart(9)} ${'pipelined/s'.padStart(14)}\n`);
   process.stdout.write(`${row('raw ws', r.raw.sequential, r.raw.pipelined)}\n${row('ours', r.ours.sequential, r.ours.pipelined)}\n`);
   process.stdout.write(`ratio ours/raw: sequential ${r.ratios.sequential}x, pipelined ${r.ratios.pipelined}x\n`);
+}
+
+interface Measured {
+  sequential: SequentialResult;
+  pipelined: { messagesPerSec: number };
+}
+
+function strip(m: Measured): Measured {
+  return { sequential: m.sequential, pipelined: m.pipelined };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Median of each figure across rounds (each figure on its own). */
+function medianOf(rounds: readonly Measured[]): Measured {
+  return {
+    sequential: {
+      roundTripsPerSec: median(rounds.map((r) => r.sequential.roundTripsPerSec)),
+      p50Us: median(rounds.map((r) => r.sequential.p50Us)),
+      p99Us: median(rounds.map((r) => r.sequential.p99Us)),
+    },
+    pipelined: { messagesPerSec: median(rounds.map((r) => r.pipelined.messagesPerSec)) },
+  };
 }
 
 function round2(x: number): number {
