@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Env, NodeProgram } from '../../src/env/index.js';
-import { checkDeterminism, registerWorkload, replayTrace, resolveConfig, runScenario, readTrace } from '../../src/sim/index.js';
+import fc from 'fast-check';
+import { checkDeterminism, registerWorkload, replayTrace, resolveConfig, runScenario, readTrace, scenarioArbitrary, scenarioConfig } from '../../src/sim/index.js';
 
 /** Deliberate nondeterminism: a counter that lives outside the simulation, so a second run in the same
  * process sends different bytes. This is exactly the bug class (module state, wall clocks) the check
@@ -74,6 +75,16 @@ describe('sim/replay and determinism', () => {
     const result = checkDeterminism(resolveConfig({ seed: 5, workload: 'broadcast', faults: 'heavy' }));
     expect(result.deterministic).to.equal(true);
     expect(result.first.traceHash).to.equal(result.second.traceHash);
+  });
+
+  it('any generated scenario (nodes, ops, fault plan) gives the same hash twice (property)', () => {
+    fc.assert(
+      fc.property(scenarioArbitrary(2000, 20), (scenario) => {
+        const config = scenarioConfig('broadcast', 2000, scenario);
+        expect(runScenario(config).traceHash).to.equal(runScenario(config).traceHash);
+      }),
+      { numRuns: 20, seed: 3 },
+    );
   });
 
   it('the determinism check finds injected nondeterminism and names the diverging event', () => {
