@@ -9,7 +9,7 @@ export {
   netLimitsDefault, webLimitsDefault,
   type Address, type Directory, type NetLimits, type WebLimits, type RuntimeConfig, type ResolvedConfig,
 } from './config.js';
-export { WsNet, type NetStats } from './transport.js';
+export { WsNet, type Direction, type NetStats } from './transport.js';
 export { LmdbDisk, diskKeyBytesMax, diskValueBytesMax } from './disk.js';
 export { RealClock } from './clock.js';
 export { RealTimers } from './timers.js';

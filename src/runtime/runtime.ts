@@ -14,7 +14,7 @@ import { ProcessHosts } from './hosts.js';
 import { cryptoSeed, SeededRandom } from './random.js';
 import { RealTimers } from './timers.js';
 import { RealTrace } from './trace.js';
-import { WsNet, type NetStats } from './transport.js';
+import { WsNet, type Direction, type NetStats } from './transport.js';
 import { HttpWeb } from './web.js';
 
 const debugRuntime = createDebug('distribution:runtime');
@@ -28,6 +28,8 @@ export interface Runtime {
   readonly config: ResolvedConfig;
   readonly seed: string;
   netStats(): Readonly<NetStats>;
+  /** Open connections by peer and which side dialed (the transport keeps one per pair). */
+  connections(): { peer: string; direction: Direction }[];
   /** Builds the node's program with this Env. At most one program per runtime. */
   run(factory: NodeFactory, args?: unknown): NodeProgram;
   /** Stops the program, timers, children, sockets; then closes lmdb. Idempotent. */
@@ -84,6 +86,7 @@ export async function createRuntime(input: RuntimeConfig): Promise<Runtime> {
     config,
     seed,
     netStats: () => ({ ...net.stats }),
+    connections: () => net.connections(),
     run(factory, args) {
       assert(program === undefined, 'runtime.run: a program is already running');
       assert(closing === undefined, 'runtime.run: runtime is closed');

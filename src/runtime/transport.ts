@@ -62,7 +62,7 @@ export interface WsNetOptions {
   readonly secret: string | undefined;
 }
 
-type Direction = 'in' | 'out';
+export type Direction = 'in' | 'out';
 
 interface Connection {
   readonly ws: WebSocket;
@@ -145,6 +145,19 @@ export class WsNet implements Net {
 
   get address(): Address | undefined {
     return this.boundAddress;
+  }
+
+  /** Open connections by peer, sorted, and which side dialed: for stats and the one-per-pair tests. */
+  connections(): { peer: NodeId; direction: Direction }[] {
+    const open: { peer: NodeId; direction: Direction }[] = [];
+    for (const peer of this.peers.values()) if (peer.conn !== undefined) open.push({ peer: peer.id, direction: peer.conn.direction });
+    return open.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0));
+  }
+
+  /** True while any dial is in flight or waiting to be retried. */
+  get dialing(): boolean {
+    for (const peer of this.peers.values()) if (peer.dial !== undefined || peer.reconnectTimer !== undefined) return true;
+    return false;
   }
 
   listen(channel: string, onMessage: MessageHandler): void {

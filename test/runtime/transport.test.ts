@@ -55,8 +55,23 @@ describe('runtime transport (real ws on loopback)', function () {
     expect([...inbox].sort()).to.deep.equal([
       'n1->n2:hello n2', 'n1->n3:hello n3', 'n2->n1:hello n1', 'n2->n3:hello n3', 'n3->n1:hello n1', 'n3->n2:hello n2',
     ]);
-    // Simultaneous dials resolve to one connection per pair: each node accepted or dialed at most one per peer.
     for (const runtime of cluster.runtimes.values()) expect(runtime.netStats().badFrames).to.equal(0);
+  });
+
+  it('simultaneous dials settle on one connection per pair, the one dialed by the lower id', async () => {
+    const ids = ['n1', 'n2', 'n3'];
+    // Everyone sends to everyone in the same tick, so every pair dials both ways at once.
+    for (const from of ids) for (const to of ids) if (from !== to) cluster.get(from).env.net.send(to, 'chat', Buffer.from('x'));
+    await until(() => inbox.length === 6 && ids.every((id) => !(cluster.get(id).env.net as unknown as { dialing: boolean }).dialing), undefined, 'settled');
+    for (const a of ids) {
+      const seen = cluster.get(a).connections();
+      expect(seen.map((c) => c.peer)).to.deep.equal(ids.filter((id) => id !== a));
+      for (const { peer, direction } of seen) {
+        const mirror = cluster.get(peer).connections().find((c) => c.peer === a);
+        expect(mirror?.direction).to.equal(direction === 'out' ? 'in' : 'out');
+        expect(direction).to.equal(a < peer ? 'out' : 'in');
+      }
+    }
   });
 
   it('keeps per-connection order for a burst and coalesces it into few ws messages', async () => {
