@@ -34,6 +34,8 @@ export interface NetLimits {
   /** Consecutive failed dials before the queue for that peer is dropped and dialing stops until the next send. */
   readonly reconnectAttemptsMax: number;
   readonly connectTimeoutMs: number;
+  /** Every connection is pinged this often; one silent for two intervals in a row is dropped (half-open peers). */
+  readonly heartbeatIntervalMs: number;
   /** Open connections (in + out) a node accepts; more are refused. */
   readonly connectionsMax: number;
 }
@@ -49,6 +51,7 @@ export const netLimitsDefault: NetLimits = Object.freeze({
   reconnectDelayMsMax: 2_000,
   reconnectAttemptsMax: 10,
   connectTimeoutMs: 3_000,
+  heartbeatIntervalMs: 5_000,
   connectionsMax: 1024,
 });
 
@@ -156,6 +159,7 @@ export function resolveNetLimits(partial: Partial<NetLimits> | undefined): NetLi
   checkIntRange('net.reconnectDelayMsMax', limits.reconnectDelayMsMax, limits.reconnectDelayMsMin, 600_000);
   checkIntRange('net.reconnectAttemptsMax', limits.reconnectAttemptsMax, 1, 1_000);
   checkIntRange('net.connectTimeoutMs', limits.connectTimeoutMs, 1, 600_000);
+  checkIntRange('net.heartbeatIntervalMs', limits.heartbeatIntervalMs, 10, 600_000);
   checkIntRange('net.connectionsMax', limits.connectionsMax, 1, 100_000);
   return limits;
 }

@@ -35,6 +35,9 @@ const headerAuth = 'x-distribution-auth';
 const headerAddress = 'x-distribution-address';
 /** How long a closing connection may take to say goodbye before it is destroyed. */
 const closeGraceMs = 250;
+/** A connection silent for this many heartbeats in a row is dropped; two, so one late timer (a busy event
+ * loop runs timers before it reads the pong that is already waiting) never drops a healthy peer. */
+const silentBeatsMax = 2;
 /** Room for ws framing and our frame header on top of the largest payload. */
 const wireOverheadBytes = 64 * 1024;
 
@@ -69,6 +72,10 @@ interface Connection {
   readonly peerId: NodeId;
   readonly direction: Direction;
   readonly headers: HeaderCache;
+  /** Heard from since the last heartbeat (a message or a pong). */
+  heard: boolean;
+  /** Heartbeats in a row without hearing anything. */
+  silentBeats: number;
 }
 
 interface Peer {
@@ -103,6 +110,7 @@ export class WsNet implements Net {
   private readonly wss: WebSocketServer;
   private readonly wirePayloadBytesMax: number;
   private boundAddress: Address | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(options: WsNetOptions) {
@@ -138,6 +146,8 @@ export class WsNet implements Net {
         assert(bound !== null && typeof bound === 'object', 'server.address() after listen');
         this.boundAddress = { host: listen.host, port: bound.port };
         this.directory.set(this.nodeId, this.boundAddress);
+        this.heartbeatTimer = setInterval(() => this.heartbeat(), this.limits.heartbeatIntervalMs);
+        this.heartbeatTimer.unref(); // liveness checking alone must not keep a process alive
         resolve(this.boundAddress);
       });
     });
@@ -190,6 +200,7 @@ export class WsNet implements Net {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeatTimer);
     const closing: Promise<void>[] = [];
     for (const peer of this.peers.values()) {
       if (peer.reconnectTimer !== undefined) clearTimeout(peer.reconnectTimer);
@@ -428,11 +439,31 @@ export class WsNet implements Net {
     return count;
   }
 
+  /** Drops connections silent for `silentBeatsMax` intervals (a peer host gone without a FIN); pings the rest. */
+  private heartbeat(): void {
+    for (const peer of this.peers.values()) {
+      const conn = peer.conn;
+      if (conn === undefined) continue;
+      conn.silentBeats = conn.heard ? 0 : conn.silentBeats + 1;
+      if (conn.silentBeats >= silentBeatsMax) {
+        debugNet('%s drops silent connection with %s', this.nodeId, peer.id);
+        peer.conn = undefined;
+        peer.waitingDrain = false;
+        conn.ws.terminate();
+        if (peer.queue.length > 0) this.scheduleReconnect(peer);
+        continue;
+      }
+      if (conn.ws.readyState !== WebSocket.OPEN) continue; // closing: its close event cleans up
+      conn.heard = false;
+      conn.ws.ping();
+    }
+  }
+
   // --- receiving -------------------------------------------------------------------------------------
 
   private install(peer: Peer, ws: WebSocket, direction: Direction): void {
     assert(peer.conn === undefined, 'install: peer already connected');
-    const conn: Connection = { ws, peerId: peer.id, direction, headers: new HeaderCache() };
+    const conn: Connection = { ws, peerId: peer.id, direction, headers: new HeaderCache(), heard: true, silentBeats: 0 };
     peer.conn = conn;
     peer.dialFailures = 0;
     if (peer.reconnectTimer !== undefined) {
@@ -440,6 +471,7 @@ export class WsNet implements Net {
       peer.reconnectTimer = undefined;
     }
     ws.on('message', (data: RawData, isBinary: boolean) => this.onData(peer, conn, data, isBinary));
+    ws.on('pong', () => (conn.heard = true));
     ws.on('error', (error: Error & { code?: string }) => {
       // ws reports protocol violations (e.g. a message over maxPayload) as errors and closes the socket.
       if (typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) this.stats.badFrames++;
@@ -450,6 +482,7 @@ export class WsNet implements Net {
 
   private onData(peer: Peer, conn: Connection, data: RawData, isBinary: boolean): void {
     if (peer.conn !== conn) return; // superseded connection draining
+    conn.heard = true;
     if (!isBinary || !Buffer.isBuffer(data)) {
       this.dropConnection(peer, conn, 'text or fragmented-array message');
       return;

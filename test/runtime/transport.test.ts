@@ -215,6 +215,36 @@ describe('runtime transport (real ws on loopback)', function () {
   });
 });
 
+describe('runtime transport heartbeats', function () {
+  let cluster: LocalCluster;
+  beforeEach(async () => {
+    cluster = await LocalCluster.start(['h1', 'h2'], { net: { heartbeatIntervalMs: 40 } });
+  });
+  afterEach(async () => cluster.close());
+
+  it('keeps a healthy idle connection across many heartbeats', async () => {
+    let got = 0;
+    cluster.get('h2').env.net.listen('chat', () => got++);
+    cluster.get('h1').env.net.send('h2', 'chat', Buffer.from('x'));
+    await until(() => got === 1);
+    const dials = cluster.get('h1').netStats().dials + cluster.get('h2').netStats().dials;
+    await sleep(300);
+    expect(cluster.get('h1').connections()).to.deep.equal([{ peer: 'h2', direction: 'out' }]);
+    expect(cluster.get('h1').netStats().dials + cluster.get('h2').netStats().dials).to.equal(dials);
+  });
+
+  it('drops a connection whose peer stops answering pings', async () => {
+    const silent = new WebSocket(`ws://127.0.0.1:${cluster.get('h2').address.port}/distribution/1`, {
+      headers: { 'x-distribution-from': 'zombie', 'x-distribution-to': 'h2' },
+      autoPong: false,
+    });
+    await new Promise((resolve) => silent.once('open', resolve));
+    expect(cluster.get('h2').connections().map((c) => c.peer)).to.include('zombie');
+    await closed(silent);
+    expect(cluster.get('h2').connections().map((c) => c.peer)).to.not.include('zombie');
+  });
+});
+
 describe('runtime protected mode (secret on loopback)', function () {
   let cluster: LocalCluster;
   const secret = 'correct horse battery staple';
