@@ -7,6 +7,7 @@
  * tag says otherwise. Every count and length read from input is checked against the bytes that remain,
  * so no input makes the decoder allocate or loop beyond what its size allows.
  */
+import { assert } from '../lib/assert.js';
 import { DistError } from '../lib/errors.js';
 import { compileFunction, functionForm, nativeFunction } from './functions.js';
 import { documentBytesMax, nestingDepthMax } from './limits.js';
@@ -29,41 +30,57 @@ const Tag = {
 
 /** Strings up to this many UTF-16 units fit a one-byte length (3 bytes per unit at most: 85 * 3 = 255). */
 const shortStringUnitsMax = 85;
-const initialBufferBytes = 8_192;
+/** Size of the chunks encoded documents are carved from. */
+const chunkBytes = 16_384;
 const funcionNamePresent = 1;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 // ---- encoding -----------------------------------------------------------------------------------
 
+/**
+ * Encoded documents are carved one after another out of a shared chunk and returned as views into it:
+ * allocating an ArrayBuffer per message costs more than encoding a small one. A retained result pins
+ * at most its chunk (`chunkBytes`), and a chunk is never written again once a view into it is out.
+ */
 class Encoder {
-  private buffer = Buffer.allocUnsafe(initialBufferBytes);
-  private view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+  private buffer = new Uint8Array(chunkBytes);
+  private view = new DataView(this.buffer.buffer);
+  /** Where the document being encoded starts in the chunk. */
+  private start = 0;
   private position = 0;
   private depth = 0;
   private seen = new Map<object, number>();
   busy = false;
 
   encode(value: unknown): Uint8Array {
-    this.position = 0;
+    this.start = this.position;
     this.depth = 0;
-    this.seen.clear();
     this.busy = true;
     try {
       this.write(value);
-      return Uint8Array.prototype.slice.call(this.buffer, 0, this.position);
+      return this.buffer.subarray(this.start, this.position);
+    } catch (error) {
+      this.position = this.start;
+      throw error;
     } finally {
       this.busy = false;
       this.seen.clear();
     }
   }
 
+  /** Makes room for `bytes` more; moves the document so far into a fresh chunk when this one is full. */
   private ensure(bytes: number): void {
     const needed = this.position + bytes;
     if (needed <= this.buffer.length) return;
-    if (needed > documentBytesMax) throw new DistError('E_SERIALIZE_TOO_LARGE', `encoded value over ${documentBytesMax} bytes`);
-    const grown = Buffer.allocUnsafe(Math.min(documentBytesMax, Math.max(needed, this.buffer.length * 2)));
-    this.buffer.copy(grown, 0, 0, this.position);
-    this.buffer = grown;
-    this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
+    const documentBytes = this.position - this.start;
+    if (documentBytes + bytes > documentBytesMax) throw new DistError('E_SERIALIZE_TOO_LARGE', `encoded value over ${documentBytesMax} bytes`);
+    const fresh = new Uint8Array(Math.min(documentBytesMax, Math.max(chunkBytes, (documentBytes + bytes) * 2)));
+    fresh.set(this.buffer.subarray(this.start, this.position));
+    this.buffer = fresh;
+    this.view = new DataView(fresh.buffer);
+    this.start = 0;
+    this.position = documentBytes;
   }
 
   private byte(value: number): void {
@@ -139,7 +156,7 @@ class Encoder {
   }
 
   /** Writes `value` as UTF-8 at the position and returns its byte count; ASCII by hand (the common case,
-   * and faster than a native call for short strings), anything else through Buffer. */
+   * and faster than a native call for short strings), anything else through TextEncoder. */
   private utf8(value: string): number {
     const start = this.position;
     const buffer = this.buffer;
@@ -156,9 +173,9 @@ class Encoder {
         return length;
       }
     }
-    const bytes = buffer.write(value, start);
-    this.position += bytes;
-    return bytes;
+    const { written } = textEncoder.encodeInto(value, buffer.subarray(start));
+    this.position += written;
+    return written;
   }
 
   private object(value: object, kind: Kind): void {
@@ -278,40 +295,40 @@ class Decoder {
   private position = 0;
   private depth = 0;
   private readonly refs: unknown[] = [];
-  private readonly view: DataView;
-  private readonly buffer: Buffer;
+  private readonly input: Uint8Array;
 
   constructor(bytes: Uint8Array, private readonly functionsAllowed: boolean) {
-    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.input = bytes;
   }
 
   decode(): unknown {
     const value = this.read();
-    if (this.position !== this.buffer.length) throw malformed(`${this.buffer.length - this.position} bytes after the value`, this.position);
+    if (this.position !== this.input.length) throw malformed(`${this.input.length - this.position} bytes after the value`, this.position);
     return value;
   }
 
   private need(bytes: number): void {
-    if (this.position + bytes > this.buffer.length) throw new DistError('E_DESERIALIZE_TRUNCATED', `input ends inside a value (needs ${bytes} bytes at ${this.position})`, { offset: this.position });
+    if (this.position + bytes > this.input.length) throw new DistError('E_DESERIALIZE_TRUNCATED', `input ends inside a value (needs ${bytes} bytes at ${this.position})`, { offset: this.position });
   }
 
   private byte(): number {
     this.need(1);
-    return this.buffer[this.position++] as number;
+    return this.input[this.position++] as number;
   }
 
+  /** Little-endian integers by hand: cheaper than a DataView per document for small messages. */
   private uint32(): number {
     this.need(4);
-    const value = this.view.getUint32(this.position, true);
+    const b = this.input;
+    const at = this.position;
     this.position += 4;
-    return value;
+    return ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16)) + (b[at + 3] as number) * 0x1000000;
   }
 
   /** A count of items that each take at least `bytesEach` bytes: checked against what remains. */
   private count(bytesEach: number): number {
     const count = this.uint32();
-    if (count * bytesEach > this.buffer.length - this.position) throw malformed(`count ${count} exceeds the remaining input`, this.position);
+    if (count * bytesEach > this.input.length - this.position) throw malformed(`count ${count} exceeds the remaining input`, this.position);
     return count;
   }
 
@@ -323,9 +340,9 @@ class Decoder {
       case Tag.Null: return null;
       case Tag.False: return false;
       case Tag.True: return true;
-      case Tag.Int8: this.need(1); return this.view.getInt8(this.position++);
-      case Tag.Int16: this.need(2); this.position += 2; return this.view.getInt16(this.position - 2, true);
-      case Tag.Int32: this.need(4); this.position += 4; return this.view.getInt32(this.position - 4, true);
+      case Tag.Int8: return (this.byte() << 24) >> 24;
+      case Tag.Int16: this.need(2); this.position += 2; return (((this.input[this.position - 2] as number) | ((this.input[this.position - 1] as number) << 8)) << 16) >> 16;
+      case Tag.Int32: return this.uint32() | 0;
       case Tag.Float64: return this.float64();
       case Tag.String8: return this.utf8(this.byte());
       case Tag.String32: return this.rawString();
@@ -337,8 +354,9 @@ class Decoder {
 
   private float64(): number {
     this.need(8);
+    for (let i = 0; i < 8; i++) scratchBytes[i] = this.input[this.position + i] as number;
     this.position += 8;
-    return this.view.getFloat64(this.position - 8, true);
+    return scratchFloat[0] as number;
   }
 
   private rawString(): string {
@@ -352,13 +370,35 @@ class Decoder {
     if (length < 16) {
       let text = '';
       for (let i = start; i < start + length; i++) {
-        const unit = this.buffer[i] as number;
-        if (unit >= 0x80) return this.buffer.toString('utf8', start, start + length);
+        const unit = this.input[i] as number;
+        if (unit >= 0x80) return textDecoder.decode(this.input.subarray(start, start + length));
         text += String.fromCharCode(unit);
       }
       return text;
     }
-    return this.buffer.toString('utf8', start, start + length);
+    return textDecoder.decode(this.input.subarray(start, start + length));
+  }
+
+  /** Object keys repeat across records: a small cache by content returns the same string (already
+   * internalised by V8) without building a new one. */
+  private key(): string {
+    const length = this.uint32();
+    if (length === 0 || length > keyCacheLengthMax) return this.utf8(length);
+    this.need(length);
+    const input = this.input;
+    const start = this.position;
+    let hash = length;
+    for (let i = start; i < start + length; i++) hash = (Math.imul(hash, 31) + (input[i] as number)) | 0;
+    const slot = hash & (keyCacheSlots - 1);
+    const cached = keyCacheBytes[slot];
+    if (cached !== undefined && cached.length === length && sameBytes(cached, input, start)) {
+      this.position += length;
+      return keyCacheText[slot] as string;
+    }
+    const text = this.utf8(length);
+    keyCacheBytes[slot] = input.slice(start, start + length);
+    keyCacheText[slot] = text;
+    return text;
   }
 
   private bigint(): bigint {
@@ -411,7 +451,7 @@ class Decoder {
     const length = this.count(1);
     const array: unknown[] = this.register(new Array(length));
     for (let i = 0; i < length; i++) {
-      if (this.buffer[this.position] === Tag.Hole) this.position++;
+      if (this.input[this.position] === Tag.Hole) this.position++;
       else array[i] = this.read();
     }
     return array;
@@ -433,7 +473,7 @@ class Decoder {
   private fields<T extends object>(target: T): T {
     const count = this.count(5);
     for (let i = 0; i < count; i++) {
-      const key = this.rawString();
+      const key = this.key();
       // defineProperty, not assignment: a key named `__proto__` must stay data, never set the prototype.
       if (key === '__proto__') Object.defineProperty(target, key, { value: this.read(), writable: true, enumerable: true, configurable: true });
       else (target as Record<string, unknown>)[key] = this.read();
@@ -510,9 +550,24 @@ class Decoder {
   private bytes(): Uint8Array {
     const length = this.count(1);
     this.position += length;
-    return this.buffer.subarray(this.position - length, this.position);
+    return this.input.subarray(this.position - length, this.position);
   }
 }
+
+const keyCacheSlots = 4_096;
+const keyCacheLengthMax = 32;
+const keyCacheBytes: Array<Uint8Array | undefined> = new Array(keyCacheSlots);
+const keyCacheText: string[] = new Array(keyCacheSlots);
+
+function sameBytes(cached: Uint8Array, bytes: Uint8Array, start: number): boolean {
+  for (let i = 0; i < cached.length; i++) if (cached[i] !== bytes[start + i]) return false;
+  return true;
+}
+
+/** Float64 decoding through one shared 8-byte scratch (the platform is little-endian, asserted below). */
+const scratchFloat = new Float64Array(1);
+const scratchBytes = new Uint8Array(scratchFloat.buffer);
+assert(new Uint8Array(new Uint16Array([1]).buffer)[0] === 1, 'the binary form assumes a little-endian platform');
 
 function malformed(what: string, offset: number): DistError {
   return new DistError('E_DESERIALIZE_MALFORMED', `${what} (at byte ${offset})`, { offset });

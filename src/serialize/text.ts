@@ -173,71 +173,71 @@ class TextReader {
     this.byPath = hasReferences ? new Map() : undefined;
   }
 
-  read(node: unknown, pathKey: string): unknown {
-    if (typeof node !== 'object' || node === null || Array.isArray(node)) throw malformed('a node must be an object {type, value}', pathKey);
+  read(node: unknown, at: Path): unknown {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) throw malformed('a node must be an object {type, value}', at);
     const { type, value } = node as Node;
     switch (type) {
-      case 'number': return readNumber(value, pathKey);
-      case 'string': return expectString(value, pathKey);
-      case 'boolean': return readBoolean(value, pathKey);
+      case 'number': return readNumber(value, at);
+      case 'string': return expectString(value, at);
+      case 'boolean': return readBoolean(value, at);
       case 'undefined': return undefined;
       case 'null': return null;
-      case 'bigint': return readBigInt(value, pathKey);
-      case 'reference': return this.readReference(value, pathKey);
-      default: return this.readObject(node as Node, pathKey);
+      case 'bigint': return readBigInt(value, at);
+      case 'reference': return this.readReference(value, at);
+      default: return this.readObject(node as Node, at);
     }
   }
 
-  private readObject(node: Node, pathKey: string): unknown {
+  private readObject(node: Node, at: Path): unknown {
     if (++this.depth > nestingDepthMax) throw new DistError('E_DESERIALIZE_TOO_DEEP', `nesting deeper than ${nestingDepthMax}`, { depthMax: nestingDepthMax });
     try {
-      return this.readKind(node, pathKey);
+      return this.readKind(node, at);
     } finally {
       this.depth--;
     }
   }
 
-  private readKind(node: Node, pathKey: string): unknown {
+  private readKind(node: Node, at: Path): unknown {
     const { type, value } = node;
     switch (type) {
-      case 'array': return this.readArray(node, pathKey);
-      case 'object': return this.readFields(this.register(node.proto === null ? Object.create(null) : {}, pathKey), value, pathKey);
-      case 'date': return this.register(new Date(expectString(value, pathKey)), pathKey);
-      case 'error': return this.readError(value, pathKey);
-      case 'function': return this.register(this.readFunction(node, pathKey), pathKey);
-      case 'native': return this.register(this.readNative(value, pathKey), pathKey);
-      case 'map': return this.readMap(value, pathKey);
-      case 'set': return this.readSet(value, pathKey);
-      case 'regexp': return this.register(readRegExp(value, pathKey), pathKey);
-      case 'typedarray': return this.register(typedArrayFrom(expectString(node.kind, pathKey), base64(value, pathKey)), pathKey);
-      case 'arraybuffer': return this.register(new Uint8Array(base64(value, pathKey)).buffer, pathKey);
-      case 'buffer': return this.register(Buffer.from(base64(value, pathKey)), pathKey);
-      case 'class': return this.readFields(this.register(newRegisteredInstance(expectString(node.name, pathKey)), pathKey), value, pathKey);
-      default: throw new DistError('E_DESERIALIZE_UNKNOWN_TYPE', `unknown type tag ${JSON.stringify(type)}`, { type, path: pathKey });
+      case 'array': return this.readArray(node, at);
+      case 'object': return this.readFields(this.register(node.proto === null ? Object.create(null) : {}, at), value, at);
+      case 'date': return this.register(new Date(expectString(value, at)), at);
+      case 'error': return this.readError(value, at);
+      case 'function': return this.register(this.readFunction(node, at), at);
+      case 'native': return this.register(this.readNative(value, at), at);
+      case 'map': return this.readMap(value, at);
+      case 'set': return this.readSet(value, at);
+      case 'regexp': return this.register(readRegExp(value, at), at);
+      case 'typedarray': return this.register(typedArrayFrom(expectString(node.kind, at), base64(value, at)), at);
+      case 'arraybuffer': return this.register(new Uint8Array(base64(value, at)).buffer, at);
+      case 'buffer': return this.register(Buffer.from(base64(value, at)), at);
+      case 'class': return this.readFields(this.register(newRegisteredInstance(expectString(node.name, at)), at), value, at);
+      default: throw new DistError('E_DESERIALIZE_UNKNOWN_TYPE', `unknown type tag ${JSON.stringify(type)}`, { type, path: pathKey(at) });
     }
   }
 
-  private register<T>(object: T, pathKey: string): T {
-    this.byPath?.set(pathKey, object);
+  private register<T>(object: T, at: Path): T {
+    if (this.byPath !== undefined) this.byPath.set(pathKey(at), object);
     return object;
   }
 
-  private readArray(node: Node, pathKey: string): unknown[] {
-    const body = expectRecord(node.value, pathKey);
-    const array: unknown[] = this.register([], pathKey);
+  private readArray(node: Node, at: Path): unknown[] {
+    const body = expectRecord(node.value, at);
+    const array: unknown[] = this.register([], at);
     for (const key of Object.keys(body)) {
       const index = arrayIndex(key);
-      if (index < 0) throw malformed(`array index '${key}' is not a non-negative integer`, pathKey);
-      array[index] = this.read(body[key], childKey(pathKey, index));
+      if (index < 0) throw malformed(`array index '${key}' is not a non-negative integer`, at);
+      array[index] = this.read(body[key], { parent: at, step: index });
     }
-    if (node.length !== undefined) array.length = readLength(node.length, array.length, pathKey);
+    if (node.length !== undefined) array.length = readLength(node.length, array.length, at);
     return array;
   }
 
-  private readFields<T extends object>(target: T, value: unknown, pathKey: string): T {
-    const body = expectRecord(value, pathKey);
+  private readFields<T extends object>(target: T, value: unknown, at: Path): T {
+    const body = expectRecord(value, at);
     for (const key of Object.keys(body)) {
-      const field = this.read(body[key], childKey(pathKey, key));
+      const field = this.read(body[key], { parent: at, step: key });
       // A key named `__proto__` must stay data, never set the prototype.
       if (key === '__proto__') Object.defineProperty(target, key, { value: field, writable: true, enumerable: true, configurable: true });
       else (target as Record<string, unknown>)[key] = field;
@@ -245,120 +245,133 @@ class TextReader {
     return target;
   }
 
-  private readError(value: unknown, pathKey: string): Error {
-    const inner = expectRecord(value, pathKey);
-    const fields = expectRecord(inner.value, pathKey);
-    const name = fields.name === undefined ? 'Error' : this.read(fields.name, childKey(pathKey, 'name'));
-    const message = fields.message === undefined ? '' : this.read(fields.message, childKey(pathKey, 'message'));
-    const error = this.register(newError(name, message), pathKey);
+  private readError(value: unknown, at: Path): Error {
+    const inner = expectRecord(value, at);
+    const fields = expectRecord(inner.value, at);
+    const name = fields.name === undefined ? 'Error' : this.read(fields.name, { parent: at, step: 'name' });
+    const message = fields.message === undefined ? '' : this.read(fields.message, { parent: at, step: 'message' });
+    const error = this.register(newError(name, message), at);
     for (const key of Object.keys(fields)) {
       if (key === 'name' || key === 'message') continue;
-      setErrorField(error, key, this.read(fields[key], childKey(pathKey, key)));
+      setErrorField(error, key, this.read(fields[key], { parent: at, step: key }));
     }
     return error;
   }
 
-  private readFunction(node: Node, pathKey: string): Function {
-    this.refuseCode(pathKey);
-    const name = node.name === undefined ? undefined : expectString(node.name, pathKey);
-    return compileFunction(expectString(node.value, pathKey), name);
+  private readFunction(node: Node, at: Path): Function {
+    this.refuseCode(at);
+    const name = node.name === undefined ? undefined : expectString(node.name, at);
+    return compileFunction(expectString(node.value, at), name);
   }
 
-  private readNative(value: unknown, pathKey: string): Function {
-    this.refuseCode(pathKey);
-    return nativeFunction(expectString(value, pathKey));
+  private readNative(value: unknown, at: Path): Function {
+    this.refuseCode(at);
+    return nativeFunction(expectString(value, at));
   }
 
-  private refuseCode(pathKey: string): void {
-    if (!this.functionsAllowed) throw new DistError('E_DESERIALIZE_FUNCTIONS_REFUSED', 'this input may not carry functions', { path: pathKey });
+  private refuseCode(at: Path): void {
+    if (!this.functionsAllowed) throw new DistError('E_DESERIALIZE_FUNCTIONS_REFUSED', 'this input may not carry functions', { path: pathKey(at) });
   }
 
-  private readMap(value: unknown, pathKey: string): Map<unknown, unknown> {
-    if (!Array.isArray(value)) throw malformed('a map carries an array of [key, value] entries', pathKey);
-    const map = this.register(new Map<unknown, unknown>(), pathKey);
-    value.forEach((entry: unknown, i) => {
-      if (!Array.isArray(entry) || entry.length !== 2) throw malformed('a map entry is [key, value]', pathKey);
-      const entryKey = childKey(pathKey, i);
-      map.set(this.read(entry[0], childKey(entryKey, 0)), this.read(entry[1], childKey(entryKey, 1)));
+  private readMap(value: unknown, at: Path): Map<unknown, unknown> {
+    if (!Array.isArray(value)) throw malformed('a map carries an array of [key, value] entries', at);
+    const map = this.register(new Map<unknown, unknown>(), at);
+    value.forEach((pair: unknown, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw malformed('a map entry is [key, value]', at);
+      const entry: Path = { parent: at, step: i };
+      map.set(this.read(pair[0], { parent: entry, step: 0 }), this.read(pair[1], { parent: entry, step: 1 }));
     });
     return map;
   }
 
-  private readSet(value: unknown, pathKey: string): Set<unknown> {
-    if (!Array.isArray(value)) throw malformed('a set carries an array of items', pathKey);
-    const set = this.register(new Set<unknown>(), pathKey);
-    value.forEach((item: unknown, i) => set.add(this.read(item, childKey(pathKey, i))));
+  private readSet(value: unknown, at: Path): Set<unknown> {
+    if (!Array.isArray(value)) throw malformed('a set carries an array of items', at);
+    const set = this.register(new Set<unknown>(), at);
+    value.forEach((item: unknown, i) => set.add(this.read(item, { parent: at, step: i })));
     return set;
   }
 
-  private readReference(value: unknown, pathKey: string): unknown {
+  private readReference(value: unknown, at: Path): unknown {
     if (!Array.isArray(value) || !value.every((step) => typeof step === 'string' || Number.isInteger(step))) {
-      throw malformed('a reference carries an array of steps', pathKey);
+      throw malformed('a reference carries an array of steps', at);
     }
     const key = value.map((step) => String(step)).join(',');
     if (this.byPath === undefined || !this.byPath.has(key)) {
-      throw new DistError('E_DESERIALIZE_BAD_REFERENCE', `reference to ${JSON.stringify(value)} points at nothing read so far`, { path: pathKey });
+      throw new DistError('E_DESERIALIZE_BAD_REFERENCE', `reference to ${JSON.stringify(value)} points at nothing read so far`, { path: pathKey(at) });
     }
     return this.byPath.get(key);
   }
 }
 
-/** Path keys are the JSON steps joined by commas: a key as its JSON-quoted string, an index as is,
- * matching how the course spells the steps of a reference. */
-function childKey(parentKey: string, step: string | number): string {
-  const token = typeof step === 'number' ? String(step) : JSON.stringify(step);
-  return parentKey === '' ? token : `${parentKey},${token}`;
+/** Where a node sits: its parent's path and the step from there. Built as the reader descends (cheap),
+ * turned into text only to register an object for references or to say where an error is. */
+interface Path {
+  readonly parent: Path | undefined;
+  readonly step: string | number;
 }
 
-function malformed(what: string, pathKey: string): DistError {
-  return new DistError('E_DESERIALIZE_MALFORMED', `${what} (at [${pathKey}])`, { path: pathKey });
+const rootPath: Path = { parent: undefined, step: '' };
+
+/** Path keys are the steps joined by commas, a key as its JSON-quoted string and an index as is,
+ * matching how the course spells the steps of a reference (so a reference's key is its steps joined). */
+function pathKey(at: Path): string {
+  const tokens: string[] = [];
+  for (let here: Path | undefined = at; here?.parent !== undefined; here = here.parent) {
+    tokens.push(typeof here.step === 'number' ? String(here.step) : JSON.stringify(here.step));
+  }
+  return tokens.reverse().join(',');
 }
 
-function expectString(value: unknown, pathKey: string): string {
-  if (typeof value !== 'string') throw malformed('expected a string value', pathKey);
+function malformed(what: string, at: Path): DistError {
+  const path = pathKey(at);
+  return new DistError('E_DESERIALIZE_MALFORMED', `${what} (at [${path}])`, { path });
+}
+
+function expectString(value: unknown, at: Path): string {
+  if (typeof value !== 'string') throw malformed('expected a string value', at);
   return value;
 }
 
-function expectRecord(value: unknown, pathKey: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('expected an object value', pathKey);
+function expectRecord(value: unknown, at: Path): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformed('expected an object value', at);
   return value as Record<string, unknown>;
 }
 
-function readNumber(value: unknown, pathKey: string): number {
-  const number = Number(expectString(value, pathKey));
-  if (Number.isNaN(number) && value !== 'NaN') throw malformed('a number is a decimal, NaN or ±Infinity', pathKey);
+function readNumber(value: unknown, at: Path): number {
+  const number = Number(expectString(value, at));
+  if (Number.isNaN(number) && value !== 'NaN') throw malformed('a number is a decimal, NaN or ±Infinity', at);
   return number;
 }
 
-function readBoolean(value: unknown, pathKey: string): boolean {
+function readBoolean(value: unknown, at: Path): boolean {
   if (value === 'true' || value === true) return true;
   if (value === 'false' || value === false) return false;
-  throw malformed('a boolean is "true" or "false"', pathKey);
+  throw malformed('a boolean is "true" or "false"', at);
 }
 
-function readBigInt(value: unknown, pathKey: string): bigint {
-  const text = expectString(value, pathKey);
-  if (!/^-?\d{1,100000}$/.test(text)) throw malformed('a bigint is a decimal integer', pathKey);
+function readBigInt(value: unknown, at: Path): bigint {
+  const text = expectString(value, at);
+  if (!/^-?\d{1,100000}$/.test(text)) throw malformed('a bigint is a decimal integer', at);
   return BigInt(text);
 }
 
-function readLength(value: unknown, least: number, pathKey: string): number {
-  if (!Number.isInteger(value) || (value as number) < least || (value as number) > 2 ** 32 - 1) throw malformed('bad array length', pathKey);
+function readLength(value: unknown, least: number, at: Path): number {
+  if (!Number.isInteger(value) || (value as number) < least || (value as number) > 2 ** 32 - 1) throw malformed('bad array length', at);
   return value as number;
 }
 
-function readRegExp(value: unknown, pathKey: string): RegExp {
-  const { source, flags } = expectRecord(value, pathKey);
+function readRegExp(value: unknown, at: Path): RegExp {
+  const { source, flags } = expectRecord(value, at);
   try {
-    return new RegExp(expectString(source, pathKey), expectString(flags, pathKey));
+    return new RegExp(expectString(source, at), expectString(flags, at));
   } catch (cause) {
-    throw new DistError('E_DESERIALIZE_MALFORMED', 'invalid regular expression', { path: pathKey }, { cause });
+    throw new DistError('E_DESERIALIZE_MALFORMED', 'invalid regular expression', { path: pathKey(at) }, { cause });
   }
 }
 
-function base64(value: unknown, pathKey: string): Uint8Array {
-  const text = expectString(value, pathKey);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw malformed('expected base64 bytes', pathKey);
+function base64(value: unknown, at: Path): Uint8Array {
+  const text = expectString(value, at);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw malformed('expected base64 bytes', at);
   return Buffer.from(text, 'base64');
 }
 
@@ -370,7 +383,7 @@ export function deserialize(text: string, options: DeserializeOptions = {}): unk
   const tree: unknown = JSON.parse(text);
   const reader = new TextReader(options.functions !== false, text.includes('"reference"'));
   try {
-    return reader.read(tree, '');
+    return reader.read(tree, rootPath);
   } catch (error) {
     throw asStackOverflow(error, 'E_DESERIALIZE_TOO_DEEP');
   }

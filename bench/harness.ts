@@ -1,0 +1,95 @@
+/**
+ * Shared benchmark helpers: time-boxed measurement of operations per second, and a JSON result file
+ * under bench/results/. Benchmarks compare against a named peer in the same process and run, and
+ * print ratios; they never assert on speed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** How long one measurement runs; short enough for CI-sized machines, long enough to leave JIT warm-up behind. */
+export const measureMsDefault = Number(process.env.BENCH_MEASURE_MS ?? 400);
+const warmupMs = 150;
+/** Operations between two clock reads, so reading the clock does not dominate tiny operations. */
+const batchOps = 16;
+
+export interface Rate {
+  readonly opsPerSec: number;
+  readonly nsPerOp: number;
+}
+
+/**
+ * Measures several operations fairly on a shared, possibly busy machine: rounds alternate between them
+ * so that load from elsewhere hits all alike, and each one's median round is its rate.
+ */
+export function measureInterleaved(ops: ReadonlyArray<() => unknown>, rounds = 5, roundMs = measureMsDefault / 2): Rate[] {
+  for (const op of ops) runFor(op, warmupMs);
+  const samples: number[][] = ops.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    ops.forEach((op, i) => {
+      const { ops: count, elapsedMs } = runFor(op, roundMs);
+      (samples[i] as number[]).push((count / elapsedMs) * 1000);
+    });
+  }
+  return samples.map((rates) => {
+    const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)] as number;
+    return { opsPerSec: median, nsPerOp: 1e9 / median };
+  });
+}
+
+/** Runs `op` repeatedly for about `measureMs` after a warm-up and returns its rate. */
+export function measure(op: () => unknown, measureMs = measureMsDefault): Rate {
+  runFor(op, warmupMs);
+  const { ops, elapsedMs } = runFor(op, measureMs);
+  return { opsPerSec: (ops / elapsedMs) * 1000, nsPerOp: (elapsedMs * 1e6) / ops };
+}
+
+let sink: unknown;
+
+function runFor(op: () => unknown, budgetMs: number): { ops: number; elapsedMs: number } {
+  const start = performance.now();
+  let ops = 0;
+  let now = start;
+  while (now - start < budgetMs) {
+    for (let i = 0; i < batchOps; i++) sink = op();
+    ops += batchOps;
+    now = performance.now();
+  }
+  return { ops, elapsedMs: now - start };
+}
+
+/** Keeps the optimiser from dropping benchmarked work whose result is unused. */
+export function consumed(): unknown {
+  return sink;
+}
+
+export function formatRate(opsPerSec: number): string {
+  if (opsPerSec >= 1e6) return `${(opsPerSec / 1e6).toFixed(2)} M/s`;
+  if (opsPerSec >= 1e3) return `${(opsPerSec / 1e3).toFixed(1)} k/s`;
+  return `${opsPerSec.toFixed(1)} /s`;
+}
+
+export function ratio(ours: number, peer: number): string {
+  return `${(ours / peer).toFixed(2)}x`;
+}
+
+export function printTable(rows: ReadonlyArray<Readonly<Record<string, string>>>): void {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0] as object);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ');
+  console.log(line(columns));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of rows) console.log(line(columns.map((c) => row[c] ?? '')));
+}
+
+/** Writes `bench/results/<name>.json` with the machine's description next to the figures. */
+export function writeResult(name: string, result: unknown): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const directory = path.join(root, 'bench', 'results');
+  fs.mkdirSync(directory, { recursive: true });
+  const file = path.join(directory, `${name}.json`);
+  const machine = { node: process.version, platform: process.platform, arch: process.arch, cpus: (globalThis as any).navigator?.hardwareConcurrency ?? null };
+  fs.writeFileSync(file, `${JSON.stringify({ name, machine, result }, null, 2)}\n`);
+  return file;
+}
