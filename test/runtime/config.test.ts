@@ -32,6 +32,21 @@ describe('runtime config and protected mode', () => {
     }
   });
 
+  it('reports a taken port as E_NET_LISTEN and releases what it opened', async () => {
+    const dir = tempDir('listen');
+    const first = await createRuntime({ nodeId: 'l1', dataDir: `${dir.path}/l1` });
+    try {
+      const error = await createRuntime({ nodeId: 'l2', dataDir: `${dir.path}/l2`, listen: { port: first.address.port } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(hasCode(error, 'E_NET_LISTEN')).to.equal(true);
+    } finally {
+      await first.close();
+      dir.remove();
+    }
+  });
+
   it('validates fields up front with E_CONFIG', () => {
     const bad = [
       { nodeId: 'has space', dataDir: '/tmp/x' },
