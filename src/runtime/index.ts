@@ -20,4 +20,4 @@ export { ProcessHosts, spawnUpMsMax } from './hosts.js';
 export { launchNode, nodeMainPath, stopGraceMs, type LaunchOptions, type LaunchedNode, type LaunchEvents } from './launcher.js';
 export { registerProgram, lookupProgram, programNames } from './programs.js';
 export { pingProgram, type PingArgs } from './ping.js';
-export { connectionToken, verifyConnectionToken } from './auth.js';
+export { connectionToken, TokenVerifier, authSkewMsMax, type TokenVerdict } from './auth.js';

@@ -22,7 +22,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { MessageHandler, Net, NodeId } from '../env/index.js';
 import { assert } from '../lib/assert.js';
 import { DistError } from '../lib/errors.js';
-import { connectionToken, verifyConnectionToken } from './auth.js';
+import { connectionToken, TokenVerifier } from './auth.js';
 import { formatAddress, isValidNodeId, parseAddress, type Address, type Directory, type NetLimits } from './config.js';
 import { decodeBatch, FrameEncoder, HeaderCache, type DecodedHeader } from './frame.js';
 
@@ -103,6 +103,7 @@ export class WsNet implements Net {
   private readonly limits: NetLimits;
   private readonly directory: Directory;
   private readonly secret: string | undefined;
+  private readonly verifier: TokenVerifier | undefined;
   private readonly encoder: FrameEncoder;
   private readonly handlers = new Map<string, MessageHandler>();
   private readonly peers = new Map<NodeId, Peer>();
@@ -119,6 +120,7 @@ export class WsNet implements Net {
     this.limits = options.limits;
     this.directory = options.directory;
     this.secret = options.secret;
+    this.verifier = options.secret === undefined ? undefined : new TokenVerifier(options.secret, options.nodeId);
     this.payloadBytesMax = options.limits.payloadBytesMax;
     this.encoder = new FrameEncoder(this.nodeId, options.limits.headerBytesMax);
     this.wirePayloadBytesMax = Math.max(this.limits.batchBytesMax, this.limits.payloadBytesMax + this.limits.headerBytesMax) + wireOverheadBytes;
@@ -390,8 +392,10 @@ export class WsNet implements Net {
     if (req.url !== wsPath) return { status: 404, reason: 'Not Found' };
     if (!isValidNodeId(from) || from === this.nodeId) return { status: 400, reason: 'Bad Sender' };
     if (req.headers[headerTo] !== this.nodeId) return { status: 421, reason: 'Misdirected' };
-    if (this.secret !== undefined && !verifyConnectionToken(this.secret, from, this.nodeId, req.headers[headerAuth])) {
-      return { status: 401, reason: 'Unauthorized' };
+    if (this.verifier !== undefined) {
+      const verdict = this.verifier.verify(from, req.headers[headerAuth]);
+      if (verdict === 'busy') return { status: 503, reason: 'Busy' };
+      if (verdict !== 'ok') return { status: 401, reason: `Unauthorized (${verdict})` };
     }
     if (this.openConnectionCount() >= this.limits.connectionsMax) return { status: 503, reason: 'Too Many Connections' };
     const peer = this.peers.get(from);

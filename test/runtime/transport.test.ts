@@ -261,15 +261,25 @@ describe('runtime protected mode (secret on loopback)', function () {
     await until(() => got === 'authenticated');
   });
 
-  it('refuses a connection without the secret or with a wrong token', async () => {
+  it('refuses a connection without the secret, with a wrong, stolen, stale or replayed token', async () => {
     const target = cluster.get('s2');
-    const none = rawPeer(target, 'mallory');
-    expect((await none.then(() => undefined, (e: Error) => e))?.message).to.match(/401/);
-    const wrong = rawPeer(target, 'mallory', { 'x-distribution-auth': connectionToken('guess', 'mallory', 's2') });
-    expect((await wrong.then(() => undefined, (e: Error) => e))?.message).to.match(/401/);
-    const replayed = rawPeer(target, 'mallory', { 'x-distribution-auth': connectionToken(secret, 's1', 's2') });
-    expect((await replayed.then(() => undefined, (e: Error) => e))?.message).to.match(/401/);
-    expect(target.netStats().connectionsRefused).to.equal(3);
+    const refusal = (headers: Record<string, string>, from = 'mallory'): Promise<string | undefined> =>
+      rawPeer(target, from, headers).then(
+        (ws) => {
+          ws.terminate();
+          return undefined;
+        },
+        (e: Error) => e.message,
+      );
+    expect(await refusal({})).to.match(/401/);
+    expect(await refusal({ 'x-distribution-auth': 'garbage' })).to.match(/401/);
+    expect(await refusal({ 'x-distribution-auth': connectionToken('guess', 'mallory', 's2') })).to.match(/401/);
+    expect(await refusal({ 'x-distribution-auth': connectionToken(secret, 's1', 's2') })).to.match(/401/); // s1's token, used by mallory
+    expect(await refusal({ 'x-distribution-auth': connectionToken(secret, 'mallory', 's2', Date.now() - 10 * 60_000) })).to.match(/401/);
+    const token = connectionToken(secret, 's3', 's2');
+    expect(await refusal({ 'x-distribution-auth': token }, 's3')).to.equal(undefined); // a genuine token works once
+    expect(await refusal({ 'x-distribution-auth': token }, 's3')).to.match(/401/); // and never again
+    expect(target.netStats().connectionsRefused).to.equal(6);
   });
 
   it('a node with a different secret cannot reach the cluster', async () => {
