@@ -38,6 +38,7 @@ const closeGraceMs = 250;
 /** A connection silent for this many heartbeats in a row is dropped; two, so one late timer (a busy event
  * loop runs timers before it reads the pong that is already waiting) never drops a healthy peer. */
 const silentBeatsMax = 2;
+const binarySendOptions = Object.freeze({ binary: true });
 /** Room for ws framing and our frame header on top of the largest payload. */
 const wireOverheadBytes = 64 * 1024;
 
@@ -248,24 +249,30 @@ export class WsNet implements Net {
     });
   }
 
-  /** Writes queued frames as batches of at most `batchBytesMax` until the queue is empty or the socket is full. */
+  /**
+   * Writes queued frames as batches of at most `batchBytesMax` until the queue is empty or the socket holds
+   * more than `socketBufferedBytesHigh`. Only the batch that crosses the mark asks for a write callback
+   * (which resumes flushing once the socket has taken it), so the common path pays for no callback; the
+   * socket overshoots the mark by at most one batch.
+   */
   private flush(peer: Peer): void {
     const conn = peer.conn;
     if (conn === undefined || conn.ws.readyState !== WebSocket.OPEN || peer.waitingDrain) return;
     const batchesMax = peer.queue.length; // each batch takes at least one frame
     for (let batches = 0; peer.queue.length > 0; batches++) {
       assert(batches < batchesMax, 'flush: batch loop bound');
-      if (conn.ws.bufferedAmount > this.limits.socketBufferedBytesHigh) {
-        peer.waitingDrain = true;
-        return;
-      }
       const count = this.takeBatchCount(peer.queue);
       const frames = peer.queue.splice(0, count);
       const data = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
       peer.queueBytes -= data.length;
       this.stats.batchesSent++;
       this.stats.bytesSent += data.length;
-      conn.ws.send(data, { binary: true }, () => this.onWritten(peer));
+      if (conn.ws.bufferedAmount + data.length > this.limits.socketBufferedBytesHigh) {
+        peer.waitingDrain = true;
+        conn.ws.send(data, binarySendOptions, () => this.onWritten(peer));
+        return;
+      }
+      conn.ws.send(data, binarySendOptions);
     }
     assert(peer.queueBytes === 0, 'flush: queue bytes out of sync');
   }

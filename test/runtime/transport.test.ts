@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import { decodeBatch, HeaderCache } from '../../src/runtime/frame.js';
 import { connectionToken, type Runtime } from '../../src/runtime/index.js';
 import { encode } from '../../src/serialize/index.js';
 import { hasCode } from '../../src/lib/errors.js';
@@ -211,6 +212,42 @@ describe('runtime transport (real ws on loopback)', function () {
       expect(local.get('a').netStats().dropsQueueFull).to.equal(15);
     } finally {
       await local.close();
+    }
+  });
+});
+
+describe('runtime transport backpressure', function () {
+  it('a peer that stops reading fills the socket, then the bounded queue (drops counted); all else arrives once it reads again', async () => {
+    const sink = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => sink.once('listening', resolve));
+    let sinkSocket: { pause(): void; resume(): void } | undefined;
+    let received = 0;
+    sink.on('connection', (ws) => {
+      sinkSocket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      sinkSocket.pause();
+      ws.on('message', (data: Buffer) => {
+        decodeBatch(data, { headerBytesMax: 1024, payloadBytesMax: 1 << 20 }, new HeaderCache(), () => {
+          received++;
+          return undefined;
+        });
+      });
+    });
+    const local = await LocalCluster.start(['a'], { net: { socketBufferedBytesHigh: 64 * 1024, peerQueueFramesMax: 64 } });
+    try {
+      local.get('a').directory.set('sink', { host: '127.0.0.1', port: (sink.address() as { port: number }).port });
+      const payload = new Uint8Array(16 * 1024);
+      const total = 2_000;
+      for (let sent = 0; sent < total; sent += 50) {
+        for (let i = 0; i < 50; i++) local.get('a').env.net.send('sink', 'bulk', payload);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const drops = local.get('a').netStats().dropsQueueFull;
+      expect(drops).to.be.above(0);
+      sinkSocket!.resume();
+      await until(() => received === total - drops, undefined, 'everything not dropped to arrive');
+    } finally {
+      await local.close();
+      sink.close();
     }
   });
 });
