@@ -7,7 +7,7 @@
  *   each figure is the median over `rounds` alternating raw/ours runs
  *
  * Run: npm run build && node dist/bench/transport.bench.js [--quick]
- * Writes bench/results/transport.json. Targets (issue 3): sequential >= 0.6x raw ws; pipelined >= 75,000 msg/s.
+ * Writes bench/results/transport.json (--quick: transport-quick.json). Targets (issue 3): sequential >= 0.6x raw ws; pipelined >= 75,000 msg/s.
  *
  * When a node child imports this module (programModules) it only registers the `bench-echo` program.
  */
@@ -154,7 +154,8 @@ async function raw(config: Config): Promise<{ sequential: SequentialResult; pipe
 }
 
 async function main(): Promise<void> {
-  const config = process.argv.includes('--quick') ? quick : full;
+  const isQuick = process.argv.includes('--quick');
+  const config = isQuick ? quick : full;
   const dataRoot = mkdtempSync(join(tmpdir(), 'distribution-bench-'));
   try {
     const rawRounds: Measured[] = [];
@@ -191,8 +192,10 @@ async function main(): Promise<void> {
     printTable(result);
     const resultsDir = join(dirname(thisFile), '..', '..', 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, 'transport.json'), `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(`wrote ${join(resultsDir, 'transport.json')}\n`);
+    // A quick run never overwrites the reference figures.
+    const resultFile = join(resultsDir, isQuick ? 'transport-quick.json' : 'transport.json');
+    writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`wrote ${resultFile}\n`);
   } finally {
     rmSync(dataRoot, { recursive: true, force: true });
   }
