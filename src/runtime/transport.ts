@@ -39,6 +39,8 @@ const closeGraceMs = 250;
  * loop runs timers before it reads the pong that is already waiting) never drops a healthy peer. */
 const silentBeatsMax = 2;
 const binarySendOptions = Object.freeze({ binary: true });
+/** Addresses advertised by dialers are learned only while the directory is smaller than this. */
+const learnedAddressesDirectoryMax = 10_000;
 /** Room for ws framing and our frame header on top of the largest payload. */
 const wireOverheadBytes = 64 * 1024;
 
@@ -437,6 +439,7 @@ export class WsNet implements Net {
   /** A dialer that passed the checks tells us where it listens, so we can redial it after a drop. */
   private learnAddress(from: NodeId, advertised: string | string[] | undefined): void {
     if (this.directory.has(from) || typeof advertised !== 'string') return;
+    if (this.directory.size >= learnedAddressesDirectoryMax) return; // dialers must not grow it without bound
     try {
       this.directory.set(from, parseAddress(advertised));
     } catch {
