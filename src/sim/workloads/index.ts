@@ -2,3 +2,5 @@
 import './broadcast.js';
 import './mutants.js';
 import './pingpong.js';
+import './membership.js';
+import './membership-mutants.js';
