@@ -1,0 +1,95 @@
+/** Hostile and unusual input on the node channel, and the pure call tables. */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { CallTable, decodeMessage, encodeCall, encodeReply, nodeChannel, RecentCalls } from '../../../src/protocols/node/index.js';
+import { decode, encode } from '../../../src/serialize/index.js';
+import { codeOf, simCluster } from '../helpers.js';
+
+describe('node wire (simulator)', () => {
+  it('garbage never throws: bad envelopes are dropped and counted, bad args get E_NODE_BAD_ARGS', () => {
+    const c = simCluster(['n1']);
+    const client = c.sim.client('c1');
+    const replies: unknown[] = [];
+    client.listen(nodeChannel, (_from, bytes) => {
+      const m = decodeMessage(bytes);
+      if (!(m instanceof Error) && m.type === 'reply') replies.push(decode(m.resultBytes));
+    });
+    c.sim.at(0, () => {
+      client.send('n1', nodeChannel, Uint8Array.of(1, 2, 3, 255));
+      client.send('n1', nodeChannel, encode({ not: 'a message' }));
+      client.send('n1', nodeChannel, encode([1, 0, 1, 'local', 'status', 'get', 'not bytes']));
+      client.send('n1', nodeChannel, encodeCall(0, 2, 'local', 'status', 'get', Uint8Array.of(9, 9, 9)));
+      client.send('n1', nodeChannel, encodeCall(0, 3, 'local', 'status', 'get', encode({ key: 'nid' })));
+    });
+    c.sim.runUntil(100);
+    expect(c.sim.halt).to.equal(undefined);
+    expect(c.node('n1').stats.badMessages).to.equal(3);
+    expect(replies.map((r) => codeOf((r as unknown[])[0]))).to.deep.equal(['E_NODE_BAD_ARGS', 'E_NODE_BAD_ARGS']);
+  });
+
+  it('arbitrary bytes on the channel never stop a node', () => {
+    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), (frames) => {
+      const c = simCluster(['n1']);
+      const client = c.sim.client('c1');
+      c.sim.at(0, () => frames.forEach((f) => client.send('n1', nodeChannel, f)));
+      c.sim.runUntil(50);
+      expect(c.sim.halt).to.equal(undefined);
+    }), { numRuns: 50 });
+  });
+
+  it('a duplicated call runs once and both copies get the reply; an unknown reply is dropped and counted', () => {
+    const c = simCluster(['n1']);
+    let runs = 0;
+    c.node('n1').services.set('count', { up: (cb: Function) => cb(null, ++runs) });
+    const client = c.sim.client('c1');
+    const replies: unknown[] = [];
+    client.listen(nodeChannel, (_from, bytes) => {
+      const m = decodeMessage(bytes);
+      if (!(m instanceof Error) && m.type === 'reply') replies.push(decode(m.resultBytes));
+    });
+    const call = encodeCall(7, 1, 'local', 'count', 'up', encode([]));
+    c.sim.at(0, () => client.send('n1', nodeChannel, call));
+    c.sim.at(10, () => client.send('n1', nodeChannel, call));
+    c.sim.at(20, () => client.send('n1', nodeChannel, encodeReply(123, 456, encode([null, 1]))));
+    c.sim.runUntil(100);
+    expect(runs).to.equal(1);
+    expect(replies).to.deep.equal([[null, 1], [null, 1]]);
+    expect(c.node('n1').stats.callsDuplicate).to.equal(1);
+    expect(c.node('n1').stats.repliesUnknown).to.equal(1);
+  });
+});
+
+describe('call tables (pure core)', () => {
+  it('a call settles at most once, and only in its epoch', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.nat(20)), { maxLength: 100 }), (ops) => {
+      const table = new CallTable<number>(5, 8);
+      const settled = new Set<number>();
+      for (const [open, pick] of ops) {
+        if (open && !table.full) {
+          const seq = table.reserve();
+          table.open({ seq, to: 'n', payload: new Uint8Array(), idempotent: false, timeoutMs: 1, attempts: 1, timer: 0, callback: seq });
+        } else {
+          expect(table.settle(6, pick)).to.equal(undefined);
+          const call = table.settle(5, pick);
+          if (call !== undefined) {
+            expect(settled.has(call.seq)).to.equal(false);
+            settled.add(call.seq);
+          }
+        }
+        expect(table.size).to.be.at.most(8);
+      }
+    }));
+  });
+
+  it('recent calls: new, then running, then the reply; bounded, oldest forgotten', () => {
+    const recent = new RecentCalls(2);
+    expect(recent.begin('a').kind).to.equal('new');
+    expect(recent.begin('a').kind).to.equal('running');
+    recent.finish('a', Uint8Array.of(1));
+    expect(recent.begin('a')).to.deep.equal({ kind: 'done', reply: Uint8Array.of(1) });
+    recent.begin('b');
+    recent.begin('c');
+    expect(recent.size).to.equal(2);
+    expect(recent.begin('a').kind).to.equal('new');
+  });
+});
