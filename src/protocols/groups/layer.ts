@@ -44,6 +44,13 @@ function isPayload(v: unknown): v is GossipPayload {
   return typeof p.mid === 'string' && typeof p.gid === 'string' && typeof p.service === 'string' && typeof p.method === 'string' && Array.isArray(p.message);
 }
 
+/** A member's answer failed unless its error is null or an empty errors map (a remote group service
+ * answering `({}, values)` succeeded). */
+function isFailure(err: unknown): boolean {
+  if (err === null || err === undefined) return false;
+  return !(typeof err === 'object' && !(err instanceof Error) && Object.keys(err).length === 0);
+}
+
 export class GroupsLayer {
   readonly table: GroupsTable;
   readonly stats = { gossipReceived: 0, gossipDuplicates: 0, gossipForwarded: 0, antiEntropyRounds: 0, antiEntropyRepaired: 0 };
@@ -119,7 +126,7 @@ export class GroupsLayer {
     let waiting = members.length;
     for (const [sid, member] of members) {
       this.node.callRemote(member, service, method, args, (err, value) => {
-        if (err !== null) errors[sid] = err;
+        if (isFailure(err)) errors[sid] = err as Error;
         else values[sid] = value;
         if (--waiting === 0) callback(errors, values);
       }, { gid: remoteGid });

@@ -114,9 +114,8 @@ export function decodeResult(bytes: Uint8Array): [Error | null, unknown] {
     return [new DistError('E_NODE_BAD_REPLY', 'reply does not decode', { cause: codeOf(err) }), undefined];
   }
   if (!Array.isArray(result) || result.length !== 2) return [new DistError('E_NODE_BAD_REPLY', 'reply has a bad shape'), undefined];
-  const err = result[0];
-  if (err !== null && err !== undefined && !(err instanceof Error)) return [new DistError('E_NODE_BAD_REPLY', 'reply error is not an Error'), undefined];
-  return [err ?? null, result[1]];
+  // Not always an Error: a group service answers `(errors, values)` with a map of errors (`{}` if none).
+  return [(result[0] ?? null) as Error | null, result[1]];
 }
 
 export function codeOf(err: unknown): string {

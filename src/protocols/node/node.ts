@@ -235,10 +235,17 @@ export class DistNode implements RpcCaller, NodeProgram {
   stopSelf(): void {
     this.setTimer(stopAfterReplyMs, () => {
       const parent = this.options.parent;
-      if (parent !== undefined) this.callRemote(parent, 'status', 'reap', [this.id], () => undefined, { idempotent: true });
-      else if (this.options.exit !== undefined) this.options.exit();
-      else this.env.hosts.stop(this.id);
+      if (parent === undefined) return this.endSelf();
+      // A parent that is gone (or no longer knows us) cannot stop us: then we end ourselves.
+      this.callRemote(parent, 'status', 'reap', [this.id], (err, reaped) => {
+        if (err !== null || reaped !== true) this.endSelf();
+      }, { idempotent: true });
     });
+  }
+
+  private endSelf(): void {
+    if (this.options.exit !== undefined) this.options.exit();
+    else this.env.hosts.stop(this.id);
   }
 
   /** Stops a child this node spawned (its own `status.stop` asks us to). Unknown ids are ignored. */
