@@ -4,3 +4,5 @@ import './mutants.js';
 import './pingpong.js';
 import './membership.js';
 import './membership-mutants.js';
+import './rpc.js';
+import './gossip.js';
