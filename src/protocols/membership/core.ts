@@ -299,6 +299,11 @@ export class MembershipCore implements MembershipView {
     return this.apply({ id, state: 'suspect', incarnation: mine.incarnation }, nowMs);
   }
 
+  /** Members suspected here, oldest suspicion first (ties by id). */
+  suspects(): NodeId[] {
+    return [...this.suspectedAtMs].sort(([a, ta], [b, tb]) => ta - tb || (a < b ? -1 : 1)).map(([id]) => id);
+  }
+
   /** Suspicions older than suspicionTimeoutMs become `dead` at the same incarnation (SWIM §4.2
    * "Confirm"). Bounded by the table size. */
   expireSuspicions(nowMs: number): MemberChange[] {

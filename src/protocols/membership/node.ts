@@ -82,6 +82,8 @@ class MembershipNode {
   private readonly relays = new Map<number, Relay>();
   private readonly timers = new Set<number>();
   private probe: Probe | undefined;
+  /** `id@incarnation` of suspicions this node has already re-probed once (see pickTarget). */
+  private readonly reprobed = new Set<string>();
   private seqNext = 1;
   private writing = false;
   private stopped = false;
@@ -194,15 +196,38 @@ class MembershipNode {
     if (last !== undefined && !last.acked) this.emit(this.core.suspect(last.target, this.env.clock.now()));
     this.emit(this.core.expireSuspicions(this.env.clock.now()));
     this.probe = undefined;
-    const target = this.core.schedule.pick((id) => {
-      const record = this.core.get(id);
-      return record !== undefined && id !== this.env.nodeId && isMember(record.state);
-    });
+    const target = this.pickTarget();
     if (target === undefined) return;
     const probe: Probe = { seq: this.seqNext++, target, acked: false };
     this.probe = probe;
     this.send(target, { type: 'ping', seq: probe.seq, target, updates: this.core.piggyback(target) });
     this.after(this.config.ackTimeoutMs, () => this.onAckTimeout(probe));
+  }
+
+  /**
+   * The next member to probe: a member suspected here that this node has not probed since the
+   * suspicion, else the next of the round-robin (§4.3). The re-probe carries the suspicion to the
+   * suspect (buddy system) and brings its refutation back in the ack, so a refutation that gossip
+   * happened to miss this node is not lost (Lifeguard, Dadgar et al. 2018, §IV: suspects are where
+   * false positives are made). Still one probe per period.
+   */
+  private pickTarget(): NodeId | undefined {
+    const suspects = this.core.suspects();
+    for (const key of this.reprobed) {
+      const [id, incarnation] = key.split('@') as [NodeId, string];
+      const record = this.core.get(id);
+      if (record?.state !== 'suspect' || String(record.incarnation) !== incarnation) this.reprobed.delete(key);
+    }
+    for (const id of suspects) {
+      const key = `${id}@${(this.core.get(id) as MemberRecord).incarnation}`;
+      if (this.reprobed.has(key)) continue;
+      this.reprobed.add(key);
+      return id;
+    }
+    return this.core.schedule.pick((id) => {
+      const record = this.core.get(id);
+      return record !== undefined && id !== this.env.nodeId && isMember(record.state);
+    });
   }
 
   /** No direct ack in time: ask k random other members to probe the target (SWIM §3.1 ping-req). */
@@ -248,10 +273,12 @@ class MembershipNode {
       this.env.trace.event('membership.bad-message', { from, code: message.code });
       return;
     }
+    const correct = this.heardStaleClaim(message.updates);
     this.merge(message.updates);
+    if (correct && message.type !== 'ping') this.send(from, { type: 'gossip', updates: [this.selfRecord()] });
     switch (message.type) {
       case 'ping':
-        return this.handlePing(from, message.seq, message.target);
+        return this.handlePing(from, message.seq, message.target, correct);
       case 'ack':
         return this.handleAck(message.seq, message.target);
       case 'ping-req':
@@ -264,9 +291,21 @@ class MembershipNode {
     }
   }
 
-  private handlePing(from: NodeId, seq: number, target: NodeId): void {
+  private handlePing(from: NodeId, seq: number, target: NodeId, correct: boolean): void {
     if (target !== this.env.nodeId) return; // meant for another process under this id
-    this.send(from, { type: 'ack', seq, target, updates: this.core.piggyback(from) });
+    const updates = this.core.piggyback(from);
+    this.send(from, { type: 'ack', seq, target, updates: correct ? [this.selfRecord(), ...updates] : updates });
+  }
+
+  /** True when `updates` hold a claim against self that self has already refuted (the sender missed
+   * the refutation): the reply then carries self's current record. */
+  private heardStaleClaim(updates: readonly MemberRecord[]): boolean {
+    const incarnation = this.core.incarnation;
+    return updates.some((r) => r.id === this.env.nodeId && r.state !== 'alive' && r.incarnation < incarnation);
+  }
+
+  private selfRecord(): MemberRecord {
+    return this.core.get(this.env.nodeId) as MemberRecord;
   }
 
   private handleAck(seq: number, target: NodeId): void {

@@ -5,8 +5,9 @@
  * - membership-no-refute: the disk confirms the boot write and never another, so a suspected node can
  *   never announce its refutation (it only sends a new incarnation once durable) -> a live node is
  *   declared dead on lossy links (membership.accuracy).
- * - membership-no-sync: full-state sync off (syncIntervalMs 0) -> after a partition outlasts detection,
- *   both sides hold each other dead, nobody probes the dead, and views never merge (liveness).
+ * - membership-no-sync: full-state sync off (syncIntervalMs 0) -> a (re)started node whose join syncs
+ *   are lost never learns the group, and members held dead on both sides of a long partition are never
+ *   probed again, so views do not converge after healing (liveness; e.g. seeds 1, 2, 6 under heavy).
  */
 import type { Env, NodeFactory } from '../../env/index.js';
 import { createMembershipNode } from '../../protocols/membership/index.js';
@@ -35,7 +36,7 @@ export const membershipNoRefute = membershipWorkload({
 
 export const membershipNoSync = membershipWorkload({
   name: 'membership-no-sync',
-  description: 'MUTANT: no full-state sync (must fail liveness once a partition outlasts detection)',
+  description: 'MUTANT: no full-state sync (must fail liveness: lost joins, long partitions)',
   args: { syncIntervalMs: 0 },
   mutant: true,
 });

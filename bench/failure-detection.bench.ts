@@ -1,0 +1,104 @@
+/**
+ * Failure detection in the simulator: the `membership` workload and its checker (src/sim/workloads/
+ * membership.ts), run over many seeds with two plans:
+ *
+ * 1. detection: a quiet network (1-20 ms latency, no loss); node n7 crashes at 10 s and stays down.
+ *    Detection time = crash -> the last live node holds n7 dead (the checker's `detectionMsMean`, one
+ *    crash per run). SWIM's expectation (§3.1, §4.2): about e/(e-1) ~ 1.58 protocol periods until the
+ *    first failed probe, plus the rest of that period, plus the suspicion timeout, plus spreading.
+ * 2. accuracy: 10% loss on every link (1-50 ms latency), no crashes, 5 simulated minutes per seed. A
+ *    "false death" is a node declared dead at an incarnation it is running (the checker's
+ *    `membership.accuracy`, enforced on such plans). Target: none.
+ *
+ * Both for the protocol's defaults (config.ts) and for the faster timing the simulator workload uses.
+ *
+ *   npm run build && node dist/bench/failure-detection.bench.js   # table, bench/results/failure-detection.json
+ */
+import { membershipDefaults } from '../src/protocols/membership/index.js';
+import { quietPlan, registerWorkload, resolveConfig, runScenario, type FaultPlan } from '../src/sim/index.js';
+import { membershipSimArgs, membershipWorkload } from '../src/sim/workloads/membership.js';
+import { printTable, writeResult } from './harness.js';
+
+const nodes = 20;
+const crashAtMs = 10_000;
+const detectionSeeds = 100;
+const accuracySeeds = 10;
+const accuracyDurationMs = 300_000;
+
+const configs = [
+  { name: 'defaults', workload: 'membership-bench-defaults', args: { ...membershipDefaults } },
+  { name: 'sim workload', workload: 'membership', args: { ...membershipDefaults, ...membershipSimArgs } },
+] as const;
+
+registerWorkload(membershipWorkload({ name: 'membership-bench-defaults', description: 'membership with the protocol defaults (benchmark)', args: membershipDefaults }));
+
+const detectionPlan: FaultPlan = { ...quietPlan(), latencyMsMin: 1, latencyMsMax: 20, crashes: [{ atMs: crashAtMs, node: 'n7', downMs: 590_000 }] };
+const lossyPlan: FaultPlan = { ...quietPlan(), latencyMsMin: 1, latencyMsMax: 50, lossChance: 0.1 };
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] as number;
+}
+
+function detection(workload: string): { detected: number; meanMs: number; p50Ms: number; p99Ms: number; maxMs: number } {
+  const times: number[] = [];
+  for (let seed = 1; seed <= detectionSeeds; seed++) {
+    const r = runScenario(resolveConfig({ seed, workload, nodes, plan: detectionPlan, durationMs: crashAtMs + 30_000 }));
+    if (r.result !== 'ok') throw new Error(`${workload} seed ${seed}: ${r.result} ${r.reason}`);
+    if (r.stats.crashesDetected === 1) times.push(r.stats.detectionMsMean as number);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    detected: times.length,
+    meanMs: Math.round(times.reduce((s, x) => s + x, 0) / Math.max(1, times.length)),
+    p50Ms: percentile(times, 0.5),
+    p99Ms: percentile(times, 0.99),
+    maxMs: times.at(-1) as number,
+  };
+}
+
+function accuracy(workload: string): { falseDeaths: number; failedRuns: number; suspicions: number; refutations: number; lossFired: number } {
+  const totals = { falseDeaths: 0, failedRuns: 0, suspicions: 0, refutations: 0, lossFired: 0 };
+  for (let seed = 1; seed <= accuracySeeds; seed++) {
+    const r = runScenario(resolveConfig({ seed, workload, nodes, plan: lossyPlan, durationMs: accuracyDurationMs }));
+    totals.falseDeaths += r.stats.falseDeaths as number;
+    totals.failedRuns += r.result === 'ok' ? 0 : 1;
+    totals.suspicions += r.stats.suspicions as number;
+    totals.refutations += r.stats.refutations as number;
+    totals.lossFired += r.faultsInjected.loss;
+  }
+  return totals;
+}
+
+function main(): void {
+  const rows: Record<string, string>[] = [];
+  const figures = [];
+  for (const c of configs) {
+    const d = detection(c.workload);
+    const a = accuracy(c.workload);
+    const expectedMs = Math.round((Math.E / (Math.E - 1)) * c.args.probeIntervalMs + c.args.suspicionTimeoutMs);
+    figures.push({ config: c.name, params: c.args, nodes, detection: { seeds: detectionSeeds, expectedMs, ...d }, accuracy: { seeds: accuracySeeds, simulatedMsPerSeed: accuracyDurationMs, lossChance: lossyPlan.lossChance, ...a } });
+    rows.push({
+      config: c.name,
+      'probe/ack/suspicion ms': `${c.args.probeIntervalMs}/${c.args.ackTimeoutMs}/${c.args.suspicionTimeoutMs}`,
+      k: String(c.args.indirectProbes),
+      detected: `${d.detected}/${detectionSeeds}`,
+      'detect mean ms': String(d.meanMs),
+      'p50 ms': String(d.p50Ms),
+      'p99 ms': String(d.p99Ms),
+      'max ms': String(d.maxMs),
+      '~1.58T+S ms': String(expectedMs),
+      'false deaths @10% loss': `${a.falseDeaths} (${accuracySeeds}x${accuracyDurationMs / 60_000} min)`,
+      suspicions: String(a.suspicions),
+      refutations: String(a.refutations),
+      'packets lost': String(a.lossFired),
+    });
+  }
+  console.log(`failure detection: ${nodes} nodes; crash of n7 at ${crashAtMs} ms, latency 1-20 ms, ${detectionSeeds} seeds; accuracy at 10% loss, latency 1-50 ms, ${accuracySeeds} seeds`);
+  for (const c of configs) console.log(`  ${c.name}: ${JSON.stringify(c.args)}`);
+  printTable(rows);
+  const meetsTarget = figures.every((f) => f.accuracy.falseDeaths === 0 && f.detection.detected === detectionSeeds);
+  console.log(`target: every crash detected, no false deaths at 10% loss: ${meetsTarget ? 'met' : 'NOT met'}`);
+  console.log(`wrote ${writeResult('failure-detection', { meetsTarget, figures })}`);
+}
+
+main();
