@@ -1,7 +1,7 @@
 /**
  * The pure core of SWIM membership (Das, Gupta, Motivala, DSN 2002): the membership table and its merge
  * rules, the retransmit queue of infection-style dissemination, and the round-robin probe schedule.
- * No Env: time comes in as `nowMs` arguments and randomness as a `randomInt` function, so every rule
+ * No Env: time comes in as `nowMs` arguments and randomness as a `drawIndex` function, so every rule
  * here is a plain function of its inputs (the node, node.ts, does the I/O).
  *
  * Merge rule (SWIM §4.2, with the `left` state of graceful leave added): a record about member m is a
@@ -116,12 +116,12 @@ export class ProbeSchedule {
   private order: NodeId[] = [];
   private next = 0;
 
-  constructor(private readonly randomInt: (maxExclusive: number) => number) {}
+  constructor(private readonly drawIndex: (maxExclusive: number) => number) {}
 
   /** Inserts `id` at a random position (a no-op when it is already scheduled). */
   add(id: NodeId): void {
     if (this.order.includes(id)) return;
-    this.order.splice(this.randomInt(this.order.length + 1), 0, id);
+    this.order.splice(this.drawIndex(this.order.length + 1), 0, id);
     if (this.order.indexOf(id) < this.next) this.next++;
   }
 
@@ -141,7 +141,7 @@ export class ProbeSchedule {
   private reshuffle(probeable: (id: NodeId) => boolean): void {
     const kept = this.order.filter(probeable);
     for (let i = kept.length - 1; i > 0; i--) {
-      const j = this.randomInt(i + 1);
+      const j = this.drawIndex(i + 1);
       const t = kept[i] as NodeId;
       kept[i] = kept[j] as NodeId;
       kept[j] = t;
@@ -196,11 +196,11 @@ export class MembershipCore implements MembershipView {
   private refuteWanted = 0;
   private leaving = false;
 
-  constructor(self: NodeId, private readonly config: CoreConfig, randomInt: (maxExclusive: number) => number) {
+  constructor(self: NodeId, private readonly config: CoreConfig, drawIndex: (maxExclusive: number) => number) {
     assert(self.length > 0, 'self id must not be empty');
     assert(config.suspicionTimeoutMs > 0 && config.retransmitMult >= 1, 'bad core config');
     this.self = self;
-    this.schedule = new ProbeSchedule(randomInt);
+    this.schedule = new ProbeSchedule(drawIndex);
   }
 
   get incarnation(): number {
