@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 /** How long one measurement runs; short enough for CI-sized machines, long enough to leave JIT warm-up behind. */
 export const measureMsDefault = Number(process.env.BENCH_MEASURE_MS ?? 400);
 const warmupMs = 150;
-/** Operations between two clock reads, so reading the clock does not dominate tiny operations. */
-const batchOps = 16;
+/** Most operations between two clock reads. */
+const batchOpsMax = 64;
 
 export interface Rate {
   readonly opsPerSec: number;
@@ -46,14 +46,20 @@ export function measure(op: () => unknown, measureMs = measureMsDefault): Rate {
 
 let sink: unknown;
 
+/** Runs `op` for about `budgetMs`. Operations run in batches between clock reads, so reading the clock
+ * does not dominate tiny operations; the batch starts at one and grows only while a batch stays under
+ * a millisecond, so a slow operation (a second each) is not run sixteen times past the budget. */
 function runFor(op: () => unknown, budgetMs: number): { ops: number; elapsedMs: number } {
   const start = performance.now();
   let ops = 0;
+  let batch = 1;
   let now = start;
   while (now - start < budgetMs) {
-    for (let i = 0; i < batchOps; i++) sink = op();
-    ops += batchOps;
+    const batchStart = now;
+    for (let i = 0; i < batch; i++) sink = op();
+    ops += batch;
     now = performance.now();
+    if (now - batchStart < 1 && batch < batchOpsMax) batch *= 2;
   }
   return { ops, elapsedMs: now - start };
 }

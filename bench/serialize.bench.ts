@@ -42,7 +42,7 @@ const codecs: Codec[] = [
   { name: 'v8.serialize', encode: v8.serialize, decode: v8.deserialize, supports: (w) => !w.functions },
   { name: 'msgpackr', encode: (v) => plainPackr.pack(v), decode: (b) => plainPackr.unpack(b), supports: (w) => !w.cyclic && !w.functions },
   { name: 'msgpackr (structuredClone)', encode: (v) => clonePackr.pack(v), decode: (b) => clonePackr.unpack(b), supports: (w) => w.cyclic && !w.functions && roundTrips(clonePackr, w) },
-  { name: 'course reference', encode: reference.serialize, decode: reference.deserialize, supports: () => true },
+  { name: 'course reference', encode: reference.serialize, decode: reference.deserialize, supports: (w) => !w.cyclic || referenceRoundTripsGraphs() },
 ];
 
 /** msgpackr's structured clone throws on some cyclic graphs (seen: `targetProperties.entries is not a
@@ -57,13 +57,31 @@ function roundTrips(packr: InstanceType<typeof Packr>, workload: Workload): bool
   }
 }
 
+/** The reference's round trip of a small cyclic graph (seen: `TypeError: … is not iterable` in its
+ * reference resolution). It is tried on 50 nodes because its serializer re-walks the graph per object
+ * and a 500-node graph takes minutes. */
+function referenceRoundTripsGraphs(): boolean {
+  try {
+    const back = reference.deserialize(reference.serialize(cyclicGraph(50))) as Array<{ edges: unknown[] }>;
+    return back[0]?.edges[0] === back[1];
+  } catch (error) {
+    console.log(`(the course reference fails on cyclic graphs: ${(error as Error).message})`);
+    return false;
+  }
+}
+
+function cyclicGraph(nodes: number): Array<{ id: number; edges: unknown[] }> {
+  const graph = Array.from({ length: nodes }, (_, i) => ({ id: i, edges: [] as unknown[] }));
+  graph.forEach((node, i) => node.edges.push(graph[(i * 7 + 1) % nodes], graph[(i * 13 + 5) % nodes], graph[(i + nodes / 2) % nodes]));
+  return graph;
+}
+
 function workloads(): Workload[] {
   const rpc = { id: 'f3a9c1e07b2d', from: { ip: '127.0.0.1', port: 7001 }, service: 'store', method: 'put', gid: 'all', args: [{ name: 'Ada', year: 1843 }, 'user:42'] };
   const records = Array.from({ length: 1_000 }, (_, i) => ({ id: i, name: `user${i}`, email: `user${i}@example.org`, score: i * 1.25, active: i % 3 === 0 }));
   let deep: Record<string, unknown> = { leaf: true };
   for (let level = 0; level < 500; level++) deep = { level, label: `node-${level}`, child: deep };
-  const graph = Array.from({ length: 500 }, (_, i) => ({ id: i, edges: [] as unknown[] }));
-  graph.forEach((node, i) => node.edges.push(graph[(i * 7 + 1) % 500], graph[(i * 13 + 5) % 500], graph[(i + 250) % 500]));
+  const graph = cyclicGraph(500);
   const functions: Record<string, Function> = {};
   for (let i = 0; i < 100; i++) {
     functions[`arrow${i}`] = (a: number, b: number) => a * b + i;
