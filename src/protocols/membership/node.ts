@@ -50,6 +50,8 @@ const listenersMax = 64;
 const relaysMax = 64;
 /** Members told directly of a graceful leave (the rest hear it by gossip). */
 const leaveNotifyMax = 16;
+/** Senders of a claim against self remembered until the refutation is durable, to answer directly. */
+const accusersMax = 16;
 
 interface Probe {
   readonly seq: number;
@@ -84,6 +86,8 @@ class MembershipNode {
   private probe: Probe | undefined;
   /** `id@incarnation` of suspicions this node has already re-probed once (see pickTarget). */
   private readonly reprobed = new Set<string>();
+  /** Who told this node it is suspected/dead, since its last refutation (answered when it is durable). */
+  private readonly accusers = new Set<NodeId>();
   private seqNext = 1;
   private writing = false;
   private stopped = false;
@@ -274,11 +278,12 @@ class MembershipNode {
       return;
     }
     const correct = this.heardStaleClaim(message.updates);
+    if (this.accusers.size < accusersMax && this.heardCurrentClaim(message.updates)) this.accusers.add(from);
     this.merge(message.updates);
     if (correct && message.type !== 'ping') this.send(from, { type: 'gossip', updates: [this.selfRecord()] });
     switch (message.type) {
       case 'ping':
-        return this.handlePing(from, message.seq, message.target, correct);
+        return this.handlePing(from, message.seq, message.target);
       case 'ack':
         return this.handleAck(message.seq, message.target);
       case 'ping-req':
@@ -291,10 +296,11 @@ class MembershipNode {
     }
   }
 
-  private handlePing(from: NodeId, seq: number, target: NodeId, correct: boolean): void {
+  /** The ack always carries self's own record first, so every probe that gets through is also a
+   * refutation of any suspicion the prober holds (suspicions are refuted by the suspect only). */
+  private handlePing(from: NodeId, seq: number, target: NodeId): void {
     if (target !== this.env.nodeId) return; // meant for another process under this id
-    const updates = this.core.piggyback(from);
-    this.send(from, { type: 'ack', seq, target, updates: correct ? [this.selfRecord(), ...updates] : updates });
+    this.send(from, { type: 'ack', seq, target, updates: [this.selfRecord(), ...this.core.piggyback(from)] });
   }
 
   /** True when `updates` hold a claim against self that self has already refuted (the sender missed
@@ -302,6 +308,12 @@ class MembershipNode {
   private heardStaleClaim(updates: readonly MemberRecord[]): boolean {
     const incarnation = this.core.incarnation;
     return updates.some((r) => r.id === this.env.nodeId && r.state !== 'alive' && r.incarnation < incarnation);
+  }
+
+  /** True when `updates` hold a claim against self at its current incarnation (to be refuted). */
+  private heardCurrentClaim(updates: readonly MemberRecord[]): boolean {
+    const incarnation = this.core.incarnation;
+    return updates.some((r) => r.id === this.env.nodeId && r.state !== 'alive' && r.incarnation >= incarnation);
   }
 
   private selfRecord(): MemberRecord {
@@ -317,7 +329,10 @@ class MembershipNode {
     const relay = this.relays.get(seq);
     if (relay === undefined || relay.target !== target) return;
     this.relays.delete(seq);
-    this.send(relay.requester, { type: 'ack', seq: relay.seq, target, updates: this.core.piggyback(relay.requester) });
+    // Pass on the target's own record (just merged from its ack), so an indirect probe refutes too.
+    const about = this.core.get(target);
+    const updates = this.core.piggyback(relay.requester);
+    this.send(relay.requester, { type: 'ack', seq: relay.seq, target, updates: about === undefined ? updates : [about, ...updates] });
   }
 
   private handlePingReq(from: NodeId, seq: number, target: NodeId): void {
@@ -346,6 +361,10 @@ class MembershipNode {
       if (wanted <= this.core.incarnation) return;
       this.core.becomeAlive(wanted);
       this.env.trace.event('membership.refute', { incarnation: wanted });
+      // The accusers hear the refutation directly (its gossip might miss one of them for a whole
+      // suspicion timeout under loss); everyone else hears it by gossip.
+      for (const accuser of [...this.accusers].sort()) this.send(accuser, { type: 'gossip', updates: [this.selfRecord()] });
+      this.accusers.clear();
       this.refuteIfNeeded();
     });
   }

@@ -7,7 +7,7 @@
  *   declared dead on lossy links (membership.accuracy).
  * - membership-no-sync: full-state sync off (syncIntervalMs 0) -> a (re)started node whose join syncs
  *   are lost never learns the group, and members held dead on both sides of a long partition are never
- *   probed again, so views do not converge after healing (liveness; e.g. seeds 1, 2, 6 under heavy).
+ *   probed again, so views do not converge after healing (liveness; e.g. seeds 2, 7, 11 under heavy).
  */
 import type { Env, NodeFactory } from '../../env/index.js';
 import { createMembershipNode } from '../../protocols/membership/index.js';
