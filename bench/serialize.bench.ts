@@ -2,7 +2,8 @@
  * Serializer benchmark: our two forms against JSON, v8.serialize, msgpackr and the course's reference
  * implementation (@brown-ds/distribution util.serialize/deserialize), same process, same run.
  *
- *   npm run bench:serialize            (BENCH_MEASURE_MS=1000 for steadier figures)
+ *   npm run bench:serialize            (BENCH_MEASURE_MS=1000 for steadier figures;
+ *   npm run bench:serialize -- rpc     only the workloads whose name contains `rpc`)
  *
  * Prints encode, decode and round-trip rates per workload and peer, and ratios of ours to each peer;
  * writes bench/results/serialize.json.
@@ -120,12 +121,13 @@ function measureWorkload(workload: Workload): Record<string, Figures> {
 
 function main(): void {
   const results: Record<string, Record<string, Figures>> = {};
-  for (const workload of workloads()) {
+  const only = process.argv[2]; // optional: run only workloads whose name contains this
+  for (const workload of workloads().filter((w) => only === undefined || w.name.includes(only))) {
     const figures = measureWorkload(workload);
     results[workload.name] = figures;
     report(workload.name, figures);
   }
-  console.log(`\nwrote ${writeResult('serialize', results)}`);
+  console.log(`\nwrote ${writeResult(only === undefined ? 'serialize' : `serialize-${only.replace(/\W+/g, '-')}`, results)}`);
 }
 
 function report(workload: string, figures: Record<string, Figures>): void {

@@ -18,21 +18,31 @@ export type FunctionForm =
 
 type Factory = (require: NodeJS.Require) => Function;
 
-const factories = new Map<string, Factory>();
+const factories = new Map<string, Map<string, Factory>>();
+/** Stands for "no name shipped" (a real name can be any string, even empty, but never this one). */
+const noNameKey = '\u0000none';
 let shippedRequire: NodeJS.Require | undefined;
 
 const nativeSourceSuffix = /\{\s*\[native code\]\s*\}$/;
 
+/** Source text and the name it implies, per function: reading and parsing a function's source costs
+ * microseconds, and the same functions ship over and over (map and reduce with every task). */
+const sourceOf = new WeakMap<Function, { readonly source: string; readonly implied: string }>();
+
 /** How `fn` travels: by native path or by source (with its name when the source does not imply it). */
 export function functionForm(fn: Function, where: () => string): FunctionForm {
-  const nativePath = nativePathOf(fn);
-  if (nativePath !== undefined) return { kind: 'native', path: nativePath };
-  const source = Function.prototype.toString.call(fn);
-  if (nativeSourceSuffix.test(source)) {
-    throw new DistError('E_SERIALIZE_NATIVE_UNKNOWN', `native function '${fn.name}' at ${where()} is not a function of Node's built-in modules and has no source to ship`, { name: fn.name });
+  let known = sourceOf.get(fn);
+  if (known === undefined) {
+    const nativePath = nativePathOf(fn);
+    if (nativePath !== undefined) return { kind: 'native', path: nativePath };
+    const source = Function.prototype.toString.call(fn);
+    if (nativeSourceSuffix.test(source)) {
+      throw new DistError('E_SERIALIZE_NATIVE_UNKNOWN', `native function '${fn.name}' at ${where()} is not a function of Node's built-in modules and has no source to ship`, { name: fn.name });
+    }
+    known = { source, implied: impliedName(source) };
+    sourceOf.set(fn, known);
   }
-  const name = fn.name === impliedName(source) ? undefined : fn.name;
-  return { kind: 'source', source, name };
+  return { kind: 'source', source: known.source, name: fn.name === known.implied ? undefined : fn.name };
 }
 
 /** The name compiling `source` gives the function, so the wire only carries names it cannot derive. */
@@ -55,7 +65,7 @@ export function nativeFunction(nativePath: string): Function {
 export function compileFunction(source: string, name: string | undefined): Function {
   let fn: unknown;
   try {
-    fn = factoryFor(source)(requireForShippedCode());
+    fn = factoryFor(source, name)(requireForShippedCode());
   } catch (cause) {
     if (cause instanceof DistError) throw cause;
     // The source is an expression that threw while evaluating (not a function literal at all).
@@ -66,21 +76,32 @@ export function compileFunction(source: string, name: string | undefined): Funct
   return fn;
 }
 
-function factoryFor(source: string): Factory {
-  let factory = factories.get(source);
-  if (factory === undefined) {
-    factory = buildFactory(source);
+/** Keyed by source, then by name (no concatenation: the key strings arrive fresh with every decode, and
+ * a concatenated key would be built and hashed anew each time). */
+function factoryFor(source: string, name: string | undefined): Factory {
+  let byName = factories.get(source);
+  if (byName === undefined) {
     if (factories.size >= compiledFunctionsMax) factories.clear();
-    factories.set(source, factory);
+    byName = new Map();
+    factories.set(source, byName);
+  }
+  const nameKey = name ?? noNameKey;
+  let factory = byName.get(nameKey);
+  if (factory === undefined) {
+    factory = buildFactory(source, name);
+    byName.set(nameKey, factory);
   }
   return factory;
 }
 
 /** Tries the source as an expression (arrows, `function`, `class`), then as a method of an object
  * literal (`m() {}`, `async *m() {}`, `get x() {}`), which is how method shorthand prints itself. */
-function buildFactory(source: string): Factory {
+function buildFactory(source: string, name: string | undefined): Factory {
+  // An anonymous function defined as a property value takes the property's name at creation, which is
+  // cheaper than redefining `name` on every decode (named ones keep theirs; compileFunction fixes those).
+  const expression = name === undefined ? `(${source}\n)` : `({ ${JSON.stringify(name)}: (${source}\n) })[${JSON.stringify(name)}]`;
   try {
-    return new Function('require', `return (${source}\n);`) as Factory;
+    return new Function('require', `return ${expression};`) as Factory;
   } catch (expressionError) {
     if (!(expressionError instanceof SyntaxError)) throw expressionError;
   }
