@@ -9,7 +9,8 @@
  */
 import { assert } from '../lib/assert.js';
 import { DistError } from '../lib/errors.js';
-import { compileFunction, functionForm, nativeFunction } from './functions.js';
+import { compileFunction, describeFunction, nativeFunction, shippedName } from './functions.js';
+import { StringCache } from './string-cache.js';
 import { documentBytesMax, nestingDepthMax } from './limits.js';
 import {
   type DeserializeOptions, asStackOverflow, Kind, arrayScanLengthMax, classify, presentIndices, errorKeys, newError, newRegisteredInstance, registeredClassName,
@@ -244,16 +245,19 @@ class Encoder {
   }
 
   private func(fn: Function): void {
-    const form = functionForm(fn, () => 'a value being encoded');
-    if (form.kind === 'native') {
+    const described = describeFunction(fn, () => 'a value being encoded');
+    if (typeof described === 'string') {
       this.byte(Tag.Native);
-      return this.rawString(form.path);
+      return this.rawString(described);
     }
     this.byte(Tag.Function);
-    this.rawString(form.source);
-    if (form.name === undefined) return this.byte(0);
+    // The source's UTF-8 is kept with the function's record: the same functions ship again and again.
+    described.bytes ??= textEncoder.encode(described.source);
+    this.bytes(described.bytes);
+    const name = shippedName(fn, described);
+    if (name === undefined) return this.byte(0);
     this.byte(funcionNamePresent);
-    this.rawString(form.name);
+    this.rawString(name);
   }
 
   private map(map: Map<unknown, unknown>): void {
@@ -383,25 +387,19 @@ class Decoder {
     return textDecoder.decode(input.subarray(start, end));
   }
 
-  /** Object keys repeat across records: a small cache by content returns the same string (already
-   * internalised by V8) without building a new one. */
-  private key(): string {
+  /** A length-prefixed string through a cache by content (object keys, function sources). */
+  private cachedString(cache: StringCache): string {
     const length = this.uint32();
-    if (length === 0 || length > keyCacheLengthMax) return this.utf8(length);
+    if (length === 0 || length > cache.bytesMax) return this.utf8(length);
     this.need(length);
-    const input = this.input;
     const start = this.position;
-    let hash = length;
-    for (let i = start; i < start + length; i++) hash = (Math.imul(hash, 31) + (input[i] as number)) | 0;
-    const slot = hash & (keyCacheSlots - 1);
-    const cached = keyCacheBytes[slot];
-    if (cached !== undefined && cached.length === length && sameBytes(cached, input, start)) {
+    const cached = cache.lookup(this.input, start, length);
+    if (cached !== undefined) {
       this.position += length;
-      return keyCacheText[slot] as string;
+      return cached;
     }
     const text = this.utf8(length);
-    keyCacheBytes[slot] = input.slice(start, start + length);
-    keyCacheText[slot] = text;
+    cache.remember(this.input, start, length, text);
     return text;
   }
 
@@ -477,7 +475,7 @@ class Decoder {
   private fields<T extends object>(target: T): T {
     const count = this.count(5);
     for (let i = 0; i < count; i++) {
-      const key = this.key();
+      const key = this.cachedString(keyCache);
       // defineProperty, not assignment: a key named `__proto__` must stay data, never set the prototype.
       if (key === '__proto__') Object.defineProperty(target, key, { value: this.read(), writable: true, enumerable: true, configurable: true });
       else (target as Record<string, unknown>)[key] = this.read();
@@ -512,7 +510,7 @@ class Decoder {
 
   private func(): Function {
     this.refuseCode();
-    const source = this.rawString();
+    const source = this.cachedString(sourceCache);
     const name = this.byte() === funcionNamePresent ? this.rawString() : undefined;
     return this.register(compileFunction(source, name));
   }
@@ -560,15 +558,9 @@ class Decoder {
 
 /** Strings shorter than this are decoded by hand when they are ASCII. */
 const handDecodedBytesMax = 16;
-const keyCacheSlots = 4_096;
-const keyCacheLengthMax = 32;
-const keyCacheBytes: Array<Uint8Array | undefined> = new Array(keyCacheSlots);
-const keyCacheText: string[] = new Array(keyCacheSlots);
-
-function sameBytes(cached: Uint8Array, bytes: Uint8Array, start: number): boolean {
-  for (let i = 0; i < cached.length; i++) if (cached[i] !== bytes[start + i]) return false;
-  return true;
-}
+/** Object keys repeat across records; function sources repeat across tasks. */
+const keyCache = new StringCache(4_096, 32);
+const sourceCache = new StringCache(1_024, 4_096);
 
 /** Float64 decoding through one shared 8-byte scratch (the platform is little-endian, asserted below). */
 const scratchFloat = new Float64Array(1);

@@ -12,9 +12,14 @@ import { DistError } from '../lib/errors.js';
 import { compiledFunctionsMax } from './limits.js';
 import { nativeAt, nativePathOf } from './natives.js';
 
-export type FunctionForm =
-  | { readonly kind: 'native'; readonly path: string }
-  | { readonly kind: 'source'; readonly source: string; readonly name: string | undefined };
+/** What a shipped function carries, kept per function (see `describeFunction`). */
+export interface SourceRecord {
+  readonly source: string;
+  /** The name its source gives the function when compiled. */
+  readonly implied: string;
+  /** The source's UTF-8, filled in by the binary encoder the first time it ships the function. */
+  bytes?: Uint8Array;
+}
 
 type Factory = (require: NodeJS.Require) => Function;
 
@@ -25,24 +30,29 @@ let shippedRequire: NodeJS.Require | undefined;
 
 const nativeSourceSuffix = /\{\s*\[native code\]\s*\}$/;
 
-/** Source text and the name it implies, per function: reading and parsing a function's source costs
- * microseconds, and the same functions ship over and over (map and reduce with every task). */
-const sourceOf = new WeakMap<Function, { readonly source: string; readonly implied: string }>();
+/** Source records per function: reading and parsing a function's source costs microseconds, and the
+ * same functions ship over and over (map and reduce with every task). */
+const sourceRecords = new WeakMap<Function, SourceRecord>();
 
-/** How `fn` travels: by native path or by source (with its name when the source does not imply it). */
-export function functionForm(fn: Function, where: () => string): FunctionForm {
-  let known = sourceOf.get(fn);
-  if (known === undefined) {
-    const nativePath = nativePathOf(fn);
-    if (nativePath !== undefined) return { kind: 'native', path: nativePath };
-    const source = Function.prototype.toString.call(fn);
-    if (nativeSourceSuffix.test(source)) {
-      throw new DistError('E_SERIALIZE_NATIVE_UNKNOWN', `native function '${fn.name}' at ${where()} is not a function of Node's built-in modules and has no source to ship`, { name: fn.name });
-    }
-    known = { source, implied: impliedName(source) };
-    sourceOf.set(fn, known);
+/** How `fn` travels: its native path (a string) or its source record. Allocates nothing once `fn` has
+ * travelled before. */
+export function describeFunction(fn: Function, where: () => string): string | SourceRecord {
+  const known = sourceRecords.get(fn);
+  if (known !== undefined) return known;
+  const nativePath = nativePathOf(fn);
+  if (nativePath !== undefined) return nativePath;
+  const source = Function.prototype.toString.call(fn);
+  if (nativeSourceSuffix.test(source)) {
+    throw new DistError('E_SERIALIZE_NATIVE_UNKNOWN', `native function '${fn.name}' at ${where()} is not a function of Node's built-in modules and has no source to ship`, { name: fn.name });
   }
-  return { kind: 'source', source: known.source, name: fn.name === known.implied ? undefined : fn.name };
+  const record: SourceRecord = { source, implied: impliedName(source) };
+  sourceRecords.set(fn, record);
+  return record;
+}
+
+/** The name to ship with `fn`: only when compiling its source would not give it back. */
+export function shippedName(fn: Function, record: SourceRecord): string | undefined {
+  return fn.name === record.implied ? undefined : fn.name;
 }
 
 /** The name compiling `source` gives the function, so the wire only carries names it cannot derive. */

@@ -9,7 +9,7 @@
  */
 import { assert } from '../lib/assert.js';
 import { DistError } from '../lib/errors.js';
-import { compileFunction, functionForm, nativeFunction } from './functions.js';
+import { compileFunction, describeFunction, nativeFunction, shippedName } from './functions.js';
 import { documentBytesMax, nestingDepthMax } from './limits.js';
 import {
   type DeserializeOptions, asStackOverflow, Kind, arrayIndex, arrayScanLengthMax, classify, errorKeys, presentIndices, unsupportedError, newError, newRegisteredInstance, registeredClassName, setErrorField,
@@ -119,12 +119,11 @@ class TextWriter {
 }
 
 function writeFunction(fn: Function, here: FirstSeen): string {
-  const form = functionForm(fn, () => describePath(here.parent, here.step));
-  if (form.kind === 'native') return `{"type":"native","value":${JSON.stringify(form.path)}}`;
-  const name = form.name === undefined ? '' : `,"name":${JSON.stringify(form.name)}`;
-  return `{"type":"function","value":${JSON.stringify(form.source)}${name}}`;
+  const described = describeFunction(fn, () => describePath(here.parent, here.step));
+  if (typeof described === 'string') return `{"type":"native","value":${JSON.stringify(described)}}`;
+  const name = shippedName(fn, described);
+  return `{"type":"function","value":${JSON.stringify(described.source)}${name === undefined ? '' : `,"name":${JSON.stringify(name)}`}}`;
 }
-
 
 function dateText(date: Date): string {
   return Number.isNaN(date.getTime()) ? 'Invalid Date' : date.toISOString();
