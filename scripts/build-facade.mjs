@@ -1,0 +1,41 @@
+// Bundles the course-compatible facade into one CommonJS file, distribution/index.js, so that
+// `require('distribution/distribution')` works where ES modules cannot load (Jest 27) and without the
+// `exports` map (the folder's own package.json names the file). Runs after `tsc` (it bundles dist/).
+// Native and optional native packages stay external: they are CommonJS already and cannot be bundled.
+import { build } from 'esbuild';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outfile = join(root, 'distribution', 'index.js');
+
+// The entry is CommonJS itself, so `module.exports` is the bootstrap function, as course code expects.
+const entry = `
+const facade = require('./dist/src/facade/index.js');
+facade.setChildEntry(__filename);
+module.exports = facade.bootstrap;
+if (require.main === module) facade.main(process.argv);
+`;
+
+await build({
+  stdin: { contents: entry, resolveDir: root, sourcefile: 'facade-entry.cjs', loader: 'js' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outfile,
+  external: ['lmdb', 'msgpackr-extract', 'bufferutil', 'utf-8-validate'],
+  // import.meta does not exist in CommonJS: compute the module's URL from __filename instead.
+  define: { 'import.meta.url': 'importMetaUrl' },
+  banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+  legalComments: 'none',
+});
+
+writeFileSync(join(root, 'distribution', 'index.d.ts'), [
+  "import type { bootstrap } from '../dist/src/facade/index.js';",
+  'declare const distribution: typeof bootstrap;',
+  'export = distribution;',
+  '',
+].join('\n'));
