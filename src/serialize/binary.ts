@@ -573,7 +573,14 @@ function malformed(what: string, offset: number): DistError {
 
 let idleEncoder: Encoder | undefined;
 
-/** Encodes any value the system ships into bytes (the binary form of the shared type model). */
+/**
+ * Encodes any value the system ships into bytes (the binary form of the shared type model).
+ *
+ * The result is a view into a shared 16 KiB chunk that is never written again (allocating a buffer per
+ * message costs about a third of encoding a small one). Send it, write it, hash it as it is; but code
+ * that keeps encoded values for long (a cache, an in-memory store) should keep `bytes.slice()`, so one
+ * small value does not pin its whole chunk.
+ */
 export function encode(value: unknown): Uint8Array {
   // A getter that encodes while we encode must not share the buffer: it gets its own encoder.
   const encoder = idleEncoder !== undefined && !idleEncoder.busy ? idleEncoder : new Encoder();

@@ -20,7 +20,8 @@
  * search page, frame headers) is decoded with `{ functions: false }`, which refuses functions and natives
  * with E_DESERIALIZE_FUNCTIONS_REFUSED.
  *
- * Neither form mutates its input; both are deterministic (same value, same output).
+ * Neither form mutates its input; both are deterministic (same value, same output). `encode` returns a
+ * view into a shared chunk: copy (`slice()`) what you keep for long.
  */
 export { serialize, deserialize } from './text.js';
 export { encode, decode } from './binary.js';
