@@ -45,4 +45,13 @@ describe('serialize: properties over generated values', () => {
       expect(snapshot(v)).to.equal(before);
     }), runs);
   });
+
+  it('keeps earlier encodings intact while later ones are carved from the shared chunk', () => {
+    fc.assert(fc.property(fc.array(valueWithSharing, { minLength: 2, maxLength: 40 }), (values) => {
+      const encoded = values.map((v) => encode(v));
+      const copies = encoded.map((bytes) => bytes.slice());
+      for (let i = 0; i < 50; i++) encode({ filler: 'x'.repeat(i * 37), i }); // spill into new chunks
+      encoded.forEach((bytes, i) => expect(Buffer.from(bytes).equals(Buffer.from(copies[i] as Uint8Array))).to.equal(true));
+    }), { numRuns: 100 });
+  });
 });
