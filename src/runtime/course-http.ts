@@ -66,10 +66,12 @@ export function parseCoursePath(url: string | undefined): { gid: string; service
   }
 }
 
-/** The serialized reply, or a serialized coded error when the value cannot travel. */
+/** The serialized reply (`[Error, null]` for a failure without a value, as course nodes send), or a
+ * serialized coded error when the value cannot travel. */
 function replyBody(err: unknown, value: unknown): string {
+  const failed = err !== null && err !== undefined;
   try {
-    return serialize([err ?? null, value]);
+    return serialize([failed ? err : null, failed && value === undefined ? null : value]);
   } catch (cause) {
     return serialize([new DistError('E_COURSE_REPLY_UNSERIALIZABLE', 'the reply cannot be serialized', { message: (cause as Error)?.message }), null]);
   }
