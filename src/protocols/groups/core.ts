@@ -8,7 +8,7 @@
  */
 import { assert } from '../../lib/assert.js';
 import { DistError } from '../../lib/errors.js';
-import { getSID, hashByName, hashName, isNodeAddress, type HashFn, type NodeAddress } from '../node/index.js';
+import { FifoMap, getSID, hashByName, hashName, isNodeAddress, type HashFn, type NodeAddress } from '../node/index.js';
 
 export type Group = Record<string, NodeAddress>;
 /** Gossip fan-out: a fixed count, or a function of the member list as in the course. */
@@ -174,10 +174,11 @@ export function aggregateStatus(key: unknown, values: Readonly<Record<string, un
 
 /** Gossip message ids seen lately; the oldest are forgotten first, so memory stays bounded. */
 export class SeenSet {
-  private readonly ids = new Set<string>();
+  private readonly ids: FifoMap<string, true>;
 
   constructor(readonly seenMax: number) {
     assert(Number.isInteger(seenMax) && seenMax > 0, 'seenMax is a positive integer');
+    this.ids = new FifoMap(seenMax);
   }
 
   get size(): number {
@@ -191,8 +192,7 @@ export class SeenSet {
   /** Records `id`; false when it was already there. */
   add(id: string): boolean {
     if (this.ids.has(id)) return false;
-    if (this.ids.size >= this.seenMax) this.ids.delete(this.ids.values().next().value as string);
-    this.ids.add(id);
+    this.ids.set(id, true);
     return true;
   }
 }

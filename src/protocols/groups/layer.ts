@@ -6,7 +6,7 @@
 import type { NodeId } from '../../env/index.js';
 import { assert } from '../../lib/assert.js';
 import { DistError } from '../../lib/errors.js';
-import { addressOf, defineMethod, getSID, type Callback, type DistNode, type NodeAddress, type Service } from '../node/index.js';
+import { addressOf, defineMethod, FifoMap, getSID, type Callback, type DistNode, type NodeAddress, type Service } from '../node/index.js';
 import { allGid, GroupsTable, parseGroup, parseGroupConfig, pickSubset, SeenSet, subsetSize, type Group, type GroupConfig } from './core.js';
 import { createGroupServices } from './services.js';
 
@@ -55,7 +55,7 @@ export class GroupsLayer {
   readonly table: GroupsTable;
   readonly stats = { gossipReceived: 0, gossipDuplicates: 0, gossipForwarded: 0, antiEntropyRounds: 0, antiEntropyRepaired: 0 };
   private readonly seen: SeenSet;
-  private readonly retained = new Map<string, GossipPayload>();
+  private readonly retained: FifoMap<string, GossipPayload> | undefined;
   private readonly retainedMax: number;
   private readonly atTasks = new Map<string, number>();
   private readonly atTasksMax: number;
@@ -72,6 +72,7 @@ export class GroupsLayer {
     this.retainedMax = options.gossipRetainedMax ?? gossipRetainedMaxDefault;
     this.atTasksMax = options.atTasksMax ?? atTasksMaxDefault;
     assert(Number.isInteger(this.retainedMax) && this.retainedMax >= 0, 'gossipRetainedMax is an integer >= 0');
+    this.retained = this.retainedMax > 0 ? new FifoMap(this.retainedMax) : undefined;
     node.services.set('groups', this.localGroupsService());
     node.services.set('gossip', this.localGossipService());
     node.groupResolver = (gid, name) => this.servicesFor(gid)?.[name];
@@ -149,10 +150,7 @@ export class GroupsLayer {
   /** Records a payload as seen (and retained for anti-entropy); false for a duplicate. */
   private accept(payload: GossipPayload): boolean {
     if (!this.seen.add(payload.mid)) return false;
-    if (this.retainedMax > 0) {
-      if (this.retained.size >= this.retainedMax) this.retained.delete(this.retained.keys().next().value as string);
-      this.retained.set(payload.mid, payload);
-    }
+    this.retained?.set(payload.mid, payload);
     return true;
   }
 
@@ -205,7 +203,7 @@ export class GroupsLayer {
 
   private sendWanted(to: NodeAddress, wanted: readonly unknown[]): void {
     for (const mid of wanted.slice(0, this.retainedMax)) {
-      const payload = typeof mid === 'string' ? this.retained.get(mid) : undefined;
+      const payload = typeof mid === 'string' ? this.retained?.get(mid) : undefined;
       if (payload === undefined) continue;
       this.stats.antiEntropyRepaired++;
       this.node.callRemote(to, 'gossip', 'recv', [payload], () => undefined, { idempotent: true });
@@ -213,7 +211,7 @@ export class GroupsLayer {
   }
 
   private retainedOf(gid: string): GossipPayload[] {
-    return [...this.retained.values()].filter((p) => p.gid === gid);
+    return [...(this.retained?.values() ?? [])].filter((p) => p.gid === gid);
   }
 
   /** `gossip.sync(gid, mids)`: what the caller lacks, and which of its mids we lack. */

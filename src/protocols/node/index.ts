@@ -68,7 +68,7 @@ export {
   addressOf, consistentHash, getID, getNID, getSID, hashByName, hashName, isNodeAddress, naiveHash, nidOf, nodeIdOf,
   rendezvousHash, sidChars, sidOf, type HashFn, type HashName, type NodeAddress,
 } from './id.js';
-export { CallTable, RecentCalls, type PendingCall, type RecentState } from './core.js';
+export { CallTable, FifoMap, RecentCalls, type PendingCall, type RecentState } from './core.js';
 export { decodeMessage, encodeCall, encodeReply, nodeChannel, type CallMessage, type NodeMessage, type ReplyMessage } from './messages.js';
 export { arityOf, defineMethod, invokeMethod, isIdempotent, type Callback, type Method, type MethodImpl, type Service } from './method.js';
 export { currentNode, isRpcId, rpcStub, setProcessNode, withCurrentNode, type RpcCaller } from './rpc.js';
