@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { DistError, hasCode } from '../lib/errors.js';
 import { GroupsLayer, allGid } from '../protocols/groups/index.js';
 import {
-  consistentHash, defineMethod, DistNode, getID, getNID, getSID, isNodeAddress, naiveHash, nodeIdOf, rendezvousHash, setProcessNode,
+  consistentHash, defineMethod, DistNode, getID, getNID, getSID, isNodeAddress, naiveHash, nodeIdOf, rendezvousHash, setProcessNode, sidOf,
   type Callback, type NodeConfig, type Service,
 } from '../protocols/node/index.js';
 import { checkProtectedMode } from '../runtime/config.js';
@@ -154,6 +154,8 @@ export function bootstrap(config?: unknown): Distribution {
   // Course gossip has no anti-entropy, and a periodic timer would keep a finished test process alive.
   const layer = new GroupsLayer(node, { antiEntropyMs: 0 });
   setProcessNode(node);
+  // A spawned node that has exited is no longer among "the nodes it spawned" in `all`.
+  courseEnv.hosts.onExited = (id) => void layer.table.rem(allGid, sidOf(id));
 
   const distribution = { util: facadeUtil(node), local: {}, node: facadeNode, all: {} } as Distribution;
   adaptServices(node, layer, distribution);

@@ -35,6 +35,8 @@ function isChildMessage(m: unknown): m is CourseChildMessage {
 
 export class CourseProcessHosts implements Hosts {
   private readonly children = new Map<NodeId, ChildProcess>();
+  /** Told when a child that was up has exited (stopped, killed or crashed). */
+  onExited: ((id: NodeId) => void) | undefined;
 
   constructor(private readonly options: CourseHostsOptions) {}
 
@@ -55,6 +57,7 @@ export class CourseProcessHosts implements Hosts {
     const child = fork(this.options.entryPath(), ['--config', configText], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.children.set(spec.id, child);
     let reported = false;
+    let up = false;
     const report = (result: SpawnResult): void => {
       if (reported) return;
       reported = true;
@@ -71,11 +74,13 @@ export class CourseProcessHosts implements Hosts {
       // Up: neither the channel nor the child may keep this process alive any more.
       child.channel?.unref();
       child.unref();
+      up = true;
       report({ ok: true, id: spec.id });
     });
     child.on('error', (cause) => report({ ok: false, error: new DistError('E_HOST_SPAWN', `cannot start node ${spec.id}: ${cause.message}`, { id: spec.id }) as DistError & { code: string } }));
     child.on('exit', (code, signal) => {
       if (this.children.get(spec.id) === child) this.children.delete(spec.id);
+      if (up) this.onExited?.(spec.id);
       report({ ok: false, error: new DistError('E_HOST_EXITED', `node ${spec.id} exited (code ${code}, signal ${signal})`, { id: spec.id }) as DistError & { code: string } });
     });
   }
