@@ -10,6 +10,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Distribution, bootstrap as Bootstrap } from '../../src/facade/index.js';
+import { setProcessNode } from '../../src/protocols/node/index.js';
 
 export type { Distribution };
 export type BootstrapFn = typeof Bootstrap;
@@ -56,8 +57,11 @@ export async function startNode(bootstrap: BootstrapFn, extra: Record<string, un
   return distribution;
 }
 
-/** Closes a node started in this process (never `status.stop`: that would end the test process). */
+/** Closes a node started in this process (never `status.stop`: that would end the test process), and
+ * unbinds the process-wide node and global that `bootstrap` set, so later test files start clean. */
 export function closeNode(distribution: Distribution | undefined): Promise<void> {
+  setProcessNode(undefined);
+  delete (globalThis as { distribution?: unknown }).distribution;
   const server = distribution?.node.server;
   if (server === undefined || !server.listening) return Promise.resolve();
   return new Promise((resolve) => server.close(() => resolve()));
