@@ -48,6 +48,8 @@ export class CallTable<C> {
   /** A fresh sequence number for a call about to be opened. */
   reserve(): number {
     assert(!this.full, 'reserve on a full call table');
+    // seq is a u32 on the wire; four billion calls in one incarnation would wrap it.
+    assert(this.nextSeq <= 0xffff_ffff, 'call sequence numbers exhausted');
     return this.nextSeq++;
   }
 

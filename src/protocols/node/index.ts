@@ -69,7 +69,7 @@ export {
   rendezvousHash, sidChars, sidOf, type HashFn, type HashName, type NodeAddress,
 } from './id.js';
 export { CallTable, FifoMap, RecentCalls, type PendingCall, type RecentState } from './core.js';
-export { decodeMessage, encodeCall, encodeReply, nodeChannel, type CallMessage, type NodeMessage, type ReplyMessage } from './messages.js';
+export { decodeMessage, encodeCall, encodeReply, idMax, nameBytesMax, nodeChannel, type CallMessage, type NodeMessage, type ReplyMessage } from './messages.js';
 export { arityOf, defineMethod, invokeMethod, isIdempotent, type Callback, type Method, type MethodImpl, type Service } from './method.js';
 export { currentNode, isRpcId, rpcStub, setProcessNode, withCurrentNode, type RpcCaller } from './rpc.js';
 export { checkMessage, checkRemote, idempotentByDefault, placeholderService, statusValue, storageArities, storageMethods } from './services.js';

@@ -9,7 +9,7 @@ import { DistError } from '../../lib/errors.js';
 import { CallTable, RecentCalls, type PendingCall } from './core.js';
 import { addressOf, getNID, getSID, isNodeAddress, nodeIdOf, type NodeAddress } from './id.js';
 import {
-  codeOf, decodeArgs, decodeMessage, decodeResult, encodeArgs, encodeCall, encodeReply, encodeResult, nodeChannel,
+  codeOf, decodeArgs, decodeMessage, decodeResult, encodeArgs, encodeCall, encodeReply, encodeResult, idMax, nodeChannel,
   type CallMessage, type ReplyMessage,
 } from './messages.js';
 import { invokeMethod, type Callback, type Service } from './method.js';
@@ -126,7 +126,7 @@ export class DistNode implements RpcCaller, NodeProgram {
     this.timeoutMs = checkRange('callTimeoutMs', options.callTimeoutMs ?? callTimeoutMsDefault, 1, 600_000);
     this.retriesMax = checkRange('callRetriesMax', options.callRetriesMax ?? callRetriesMaxDefault, 0, 10);
     this.rpcsMax = checkRange('rpcsMax', options.rpcsMax ?? rpcsMaxDefault, 1, 10_000_000);
-    const epoch = env.random.int(0, 2 ** 31);
+    const epoch = env.random.int(0, idMax);
     this.calls = new CallTable(epoch, checkRange('callsInFlightMax', options.callsInFlightMax ?? callsInFlightMaxDefault, 1, 1_000_000));
     this.recent = new RecentCalls(checkRange('recentCallsMax', options.recentCallsMax ?? recentCallsMaxDefault, 1, 1_000_000));
     // The epoch also names this incarnation's RPCs, so a restarted node never answers an old stub.
@@ -280,6 +280,7 @@ export class DistNode implements RpcCaller, NodeProgram {
     const gid = options.gid ?? 'local';
     const seq = this.calls.reserve();
     const payload = encodeCall(this.calls.epoch, seq, gid, service, method, argsBytes);
+    if (payload instanceof DistError) return refuse(payload);
     const idempotent = options.idempotent ?? idempotentByDefault(service, method);
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const call: PendingCall<Callback> = { seq, to, payload, idempotent, timeoutMs, attempts: 1, timer: -1, callback };

@@ -15,16 +15,20 @@ describe('node wire (simulator)', () => {
       if (!(m instanceof Error) && m.type === 'reply') replies.push(decode(m.resultBytes));
     });
     c.sim.at(0, () => {
-      client.send('n1', nodeChannel, Uint8Array.of(1, 2, 3, 255));
-      client.send('n1', nodeChannel, encode({ not: 'a message' }));
-      client.send('n1', nodeChannel, encode([1, 0, 1, 'local', 'status', 'get', 'not bytes']));
-      client.send('n1', nodeChannel, encodeCall(0, 2, 'local', 'status', 'get', Uint8Array.of(9, 9, 9)));
-      client.send('n1', nodeChannel, encodeCall(0, 3, 'local', 'status', 'get', encode({ key: 'nid' })));
+      client.send('n1', nodeChannel, Uint8Array.of(1, 2, 3, 255)); // shorter than the ids
+      client.send('n1', nodeChannel, Uint8Array.of(7, 0, 0, 0, 0, 0, 0, 0, 1)); // unknown tag
+      client.send('n1', nodeChannel, Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0, 1, 9, 65)); // name runs past the end
+      client.send('n1', nodeChannel, encodeCall(0, 2, 'local', 'status', 'get', Uint8Array.of(9, 9, 9)) as Uint8Array);
+      client.send('n1', nodeChannel, encodeCall(0, 3, 'local', 'status', 'get', encode({ key: 'nid' })) as Uint8Array);
     });
     c.sim.runUntil(100);
     expect(c.sim.halt).to.equal(undefined);
     expect(c.node('n1').stats.badMessages).to.equal(3);
     expect(replies.map((r) => codeOf((r as unknown[])[0]))).to.deep.equal(['E_NODE_BAD_ARGS', 'E_NODE_BAD_ARGS']);
+  });
+
+  it('a name longer than the envelope allows is refused before sending', () => {
+    expect(encodeCall(0, 1, 'local', 'x'.repeat(256), 'get', encode([]))).to.have.property('code', 'E_NODE_BAD_NAME');
   });
 
   it('arbitrary bytes on the channel never stop a node', () => {
@@ -47,7 +51,7 @@ describe('node wire (simulator)', () => {
       const m = decodeMessage(bytes);
       if (!(m instanceof Error) && m.type === 'reply') replies.push(decode(m.resultBytes));
     });
-    const call = encodeCall(7, 1, 'local', 'count', 'up', encode([]));
+    const call = encodeCall(7, 1, 'local', 'count', 'up', encode([])) as Uint8Array;
     c.sim.at(0, () => client.send('n1', nodeChannel, call));
     c.sim.at(10, () => client.send('n1', nodeChannel, call));
     c.sim.at(20, () => client.send('n1', nodeChannel, encodeReply(123, 456, encode([null, 1]))));

@@ -1,0 +1,271 @@
+/**
+ * The course's M2 workload against its reference implementation (npm `@brown-ds/distribution`), in one run:
+ *
+ *   comm:  1,000 `comm.send(['nid'], {node, service: 'status', method: 'get'})` calls from a node in this
+ *          process to a node in a child process on loopback; sequential, then 50 in flight; calls/s and
+ *          p50/p99 latency. Each figure is the median over `rounds` alternating reference/ours rounds.
+ *   spawn: `status.spawn` of 1, 10 and 50 nodes one after another from the driving node, until the last
+ *          callback has fired (each new node listens); then they are stopped with `status.stop`. The
+ *          reference loses callbacks when spawns overlap, so both go one at a time; ours is also timed
+ *          with all spawns at once.
+ *
+ * Ours: a real runtime node (ws transport, binary serializer) running the `node` program; its peer is
+ * spawned with our own status.spawn. Reference: `distribution.js --ip --port` children driven with the
+ * reference's own `distribution.local.comm.send` and `status.spawn` (HTTP PUT, text serializer).
+ *
+ * Run: npm run build && node dist/bench/node.bench.js [--quick]
+ * Writes bench/results/node.json (--quick: node-quick.json). Target (issue 4): comm throughput >= 10x the reference.
+ */
+import { fork, spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createRuntime, type Runtime } from '../src/runtime/index.js';
+import { createNodeProgram, type GroupsLayer } from '../src/protocols/groups/index.js';
+import { nodeIdOf, type Callback, type DistNode, type NodeAddress } from '../src/protocols/node/index.js';
+import { printTable, ratio, writeResult } from './harness.js';
+
+const require = createRequire(import.meta.url);
+const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
+const quickRun = process.argv.includes('--quick');
+const callsCount = 1_000;
+const inFlight = 50;
+const rounds = quickRun ? 1 : 5;
+const warmupLoops = quickRun ? 4 : 20;
+const spawnCounts = quickRun ? [1, 10] : [1, 10, 50];
+const host = '127.0.0.1';
+/** Waiting for a reference node to listen gives up after this long. */
+const refUpMsMax = 10_000;
+
+/** What each contender offers the benchmark; the loops run next to the calling node. */
+interface Contender {
+  readonly name: string;
+  /** `callsCount` comm.send calls to `peer` with at most `window` in flight. */
+  comm(peer: NodeAddress, window: number): Promise<{ latenciesMs: number[]; elapsedMs: number }>;
+  /** Spawns every config, one after another (or all at once); ms until every callback fired. */
+  spawn(configs: NodeAddress[], parallel: boolean): Promise<number>;
+  stop(configs: NodeAddress[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+type CommService = { send(message: unknown[], remote: unknown, cb: Callback): void };
+type StatusService = { spawn(config: unknown, cb: Callback): void };
+
+async function startOurs(port: number): Promise<Contender> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'distribution-bench-node-'));
+  const self = { ip: host, port };
+  const runtime: Runtime = await createRuntime({ nodeId: nodeIdOf(self), dataDir, seed: 'bench' });
+  const node: DistNode = (runtime.run(createNodeProgram, { config: self, antiEntropyMs: 0 }).inspect?.() as GroupsLayer).node;
+  const comm = node.services.get('comm') as CommService;
+  const status = node.services.get('status') as StatusService;
+  return {
+    name: 'ours',
+    comm: (peer, window) => commLoop((cb) => comm.send(['nid'], { node: peer, service: 'status', method: 'get' }, cb), window),
+    spawn: async (configs, parallel) => {
+      const spawnOne = async (config: NodeAddress): Promise<void> => {
+        const [err] = await once((cb) => status.spawn(config, cb));
+        if (err !== null) throw err;
+      };
+      const startMs = performance.now();
+      if (parallel) await Promise.all(configs.map(spawnOne));
+      else for (const config of configs) await spawnOne(config);
+      return performance.now() - startMs;
+    },
+    stop: async (configs) => {
+      await Promise.all(configs.map((config) => once((cb) => comm.send([], { node: config, service: 'status', method: 'stop' }, cb))));
+    },
+    close: async () => {
+      await runtime.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `callsCount` calls through `send` with at most `window` in flight; every call must succeed. */
+function commLoop(send: (cb: Callback) => void, window: number): Promise<{ latenciesMs: number[]; elapsedMs: number }> {
+  return new Promise((resolve, reject) => {
+    const latenciesMs: number[] = [];
+    let started = 0;
+    const startMs = performance.now();
+    const launch = (): void => {
+      const sentMs = performance.now();
+      started++;
+      send((err) => {
+        if (err) return reject(err);
+        latenciesMs.push(performance.now() - sentMs);
+        if (latenciesMs.length === callsCount) return resolve({ latenciesMs, elapsedMs: performance.now() - startMs });
+        if (started < callsCount) launch();
+      });
+    };
+    for (let i = 0; i < Math.min(window, callsCount); i++) launch();
+  });
+}
+
+/** The reference runs in processes of its own: its driver node (bench/reference-driver.cjs) and the peers. */
+class ReferenceDriver {
+  private waiting: ((reply: Record<string, unknown>) => void) | undefined;
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (reply: Record<string, unknown>) => this.waiting?.(reply));
+  }
+
+  static async start(config: NodeAddress): Promise<ReferenceDriver> {
+    const script = join(repoRoot, 'bench', 'reference-driver.cjs');
+    const child = fork(script, [JSON.stringify(config)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    const driver = new ReferenceDriver(child);
+    await driver.request({ type: 'ready' }, true);
+    return driver;
+  }
+
+  /** One request, one reply (the benchmark issues them one at a time). */
+  request(message: Record<string, unknown>, justWait = false): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      this.waiting = (reply) => (reply.type === 'error' ? reject(new Error(String(reply.message))) : resolve(reply));
+      if (!justWait) this.child.send(message);
+    });
+  }
+
+  close(): void {
+    this.child.kill();
+  }
+}
+
+async function startReference(port: number): Promise<Contender> {
+  const driver = await ReferenceDriver.start({ ip: host, port });
+  return {
+    name: 'reference',
+    comm: async (peer, window) => {
+      const reply = await driver.request({ type: 'comm', peer, count: callsCount, window });
+      return { latenciesMs: reply.latenciesMs as number[], elapsedMs: reply.elapsedMs as number };
+    },
+    spawn: async (configs) => (await driver.request({ type: 'spawn', configs })).elapsedMs as number,
+    stop: async (configs) => void (await driver.request({ type: 'stop', configs })),
+    close: async () => driver.close(),
+  };
+}
+
+/** A reference node in a child process, as `distribution.js --ip --port` starts it. */
+async function startReferencePeer(config: NodeAddress): Promise<ChildProcess> {
+  const entry = require.resolve('@brown-ds/distribution/distribution.js');
+  const child = spawnProcess(process.execPath, [entry, '--ip', config.ip, '--port', String(config.port)], { cwd: repoRoot, stdio: 'ignore' });
+  const deadlineMs = performance.now() + refUpMsMax;
+  // Up once a TCP connection to its port succeeds.
+  while (!(await canConnect(config))) {
+    if (performance.now() > deadlineMs) throw new Error('reference peer did not come up');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return child;
+}
+
+function canConnect(config: NodeAddress): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(config.port, config.ip, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+function once(start: (cb: Callback) => void): Promise<[Error | null, unknown]> {
+  return new Promise((resolve) => start((err, value) => resolve([err, value])));
+}
+
+interface CommResult {
+  callsPerSec: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+function percentileUs(latenciesMs: number[], p: number): number {
+  const sorted = [...latenciesMs].sort((x, y) => x - y);
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number) * 1000);
+}
+
+async function drive(contender: Contender, peer: NodeAddress, window: number): Promise<CommResult> {
+  const { latenciesMs, elapsedMs } = await contender.comm(peer, window);
+  return { callsPerSec: (callsCount / elapsedMs) * 1000, p50Us: percentileUs(latenciesMs, 0.5), p99Us: percentileUs(latenciesMs, 0.99) };
+}
+
+function median(values: number[]): number {
+  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
+}
+
+function medianResult(results: CommResult[]): CommResult {
+  return { callsPerSec: median(results.map((r) => r.callsPerSec)), p50Us: median(results.map((r) => r.p50Us)), p99Us: median(results.map((r) => r.p99Us)) };
+}
+
+/** Spawns `count` nodes at once; returns ms until every callback fired, then stops them. */
+async function spawnTime(contender: Contender, basePort: number, count: number, parallel = false): Promise<number> {
+  const configs = Array.from({ length: count }, (_, i) => ({ ip: host, port: basePort + i }));
+  const elapsedMs = await contender.spawn(configs, parallel);
+  await contender.stop(configs);
+  await new Promise((r) => setTimeout(r, 500)); // let the stopped processes exit before the next round
+  return elapsedMs;
+}
+
+async function main(): Promise<void> {
+  const ours = await startOurs(19100);
+  const reference = await startReference(19200);
+  const ourPeer = { ip: host, port: 19101 };
+  const refPeerConfig = { ip: host, port: 19201 };
+  await ours.spawn([ourPeer], false);
+  const refPeer = await startReferencePeer(refPeerConfig);
+  const peers = new Map([[ours, ourPeer], [reference, refPeerConfig]]);
+  const samples = new Map<Contender, { sequential: CommResult[]; pipelined: CommResult[] }>([[ours, { sequential: [], pipelined: [] }], [reference, { sequential: [], pipelined: [] }]]);
+  // Warm-up: JIT on both sides of both contenders (the first thousand calls run several times slower).
+  for (let i = 0; i < warmupLoops; i++) for (const system of [reference, ours]) await drive(system, peers.get(system) as NodeAddress, i % 2 === 0 ? 1 : inFlight);
+  for (let round = 0; round < rounds; round++) {
+    for (const system of [reference, ours]) {
+      const s = samples.get(system) as { sequential: CommResult[]; pipelined: CommResult[] };
+      s.sequential.push(await drive(system, peers.get(system) as NodeAddress, 1));
+      s.pipelined.push(await drive(system, peers.get(system) as NodeAddress, inFlight));
+    }
+  }
+  const comm = (system: Contender) => {
+    const s = samples.get(system) as { sequential: CommResult[]; pipelined: CommResult[] };
+    return { sequential: medianResult(s.sequential), pipelined: medianResult(s.pipelined) };
+  };
+  const commOurs = comm(ours);
+  const commRef = comm(reference);
+  const row = (name: string, mode: string, r: CommResult, peer: CommResult): Record<string, string> => ({
+    system: name, mode, 'calls/s': r.callsPerSec.toFixed(0), p50: `${r.p50Us} µs`, p99: `${r.p99Us} µs`, 'vs reference': ratio(r.callsPerSec, peer.callsPerSec),
+  });
+  console.log(`\ncomm.send x ${callsCount}, median of ${rounds} alternating rounds`);
+  printTable([
+    row('reference', 'sequential', commRef.sequential, commRef.sequential),
+    row('ours', 'sequential', commOurs.sequential, commRef.sequential),
+    row('reference', `${inFlight} in flight`, commRef.pipelined, commRef.pipelined),
+    row('ours', `${inFlight} in flight`, commOurs.pipelined, commRef.pipelined),
+  ]);
+
+  const spawnMs: Record<string, { ours: number; reference: number; oursParallel: number }> = {};
+  let basePort = 20_000;
+  for (const count of spawnCounts) {
+    const refMs = await spawnTime(reference, basePort, count);
+    const ourMs = await spawnTime(ours, basePort + 100, count);
+    const ourParallelMs = await spawnTime(ours, basePort + 200, count, true);
+    basePort += 300;
+    spawnMs[String(count)] = { ours: Math.round(ourMs), reference: Math.round(refMs), oursParallel: Math.round(ourParallelMs) };
+  }
+  console.log('\nstatus.spawn of N nodes one after another (and ours all at once), ms until the last one listens');
+  printTable(Object.entries(spawnMs).map(([count, r]) => ({
+    nodes: count, reference: `${r.reference} ms`, ours: `${r.ours} ms`, 'ours/reference': ratio(r.ours, r.reference), 'ours, all at once': `${r.oursParallel} ms`,
+  })));
+
+  const file = writeResult(quickRun ? 'node-quick' : 'node', { callsCount, inFlight, rounds, comm: { ours: commOurs, reference: commRef }, spawnMs });
+  console.log(`\nwrote ${file}`);
+  await reference.stop([refPeerConfig]);
+  refPeer.kill();
+  await ours.close();
+  await reference.close();
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
