@@ -33,7 +33,7 @@ const Tag = {
 const shortStringUnitsMax = 85;
 /** Size of the chunks encoded documents are carved from. */
 const chunkBytes = 16_384;
-const funcionNamePresent = 1;
+const functionNamePresent = 1;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
@@ -256,7 +256,7 @@ class Encoder {
     this.bytes(described.bytes);
     const name = shippedName(fn, described);
     if (name === undefined) return this.byte(0);
-    this.byte(funcionNamePresent);
+    this.byte(functionNamePresent);
     this.rawString(name);
   }
 
@@ -511,7 +511,7 @@ class Decoder {
   private func(): Function {
     this.refuseCode();
     const source = this.cachedString(sourceCache);
-    const name = this.byte() === funcionNamePresent ? this.rawString() : undefined;
+    const name = this.byte() === functionNamePresent ? this.rawString() : undefined;
     return this.register(compileFunction(source, name));
   }
 
