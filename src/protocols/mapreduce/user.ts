@@ -1,0 +1,101 @@
+/**
+ * Running user functions (map, compact, reduce) so that one that throws, answers the wrong shape or
+ * runs too long is reported with the key it failed on and never takes the node down.
+ *
+ * JavaScript cannot preempt a synchronous function: a user function in an endless loop blocks its
+ * node's event loop, and nothing inside that process can stop it. What this module bounds is what can
+ * be bounded: every call is timed with the caller's clock (env.clock on a worker), and a call longer
+ * than `callMsMax`, or a task whose calls add up past `taskMsMax`, fails the attempt with
+ * E_MR_USER_SLOW / E_MR_USER_TASK_BUDGET naming the key, as soon as the function returns. A function
+ * that never returns is caught one level up: the coordinator's per-attempt deadline (core.ts) expires,
+ * the task is re-executed on another holder, and after `attemptsMax` attempts the job fails naming the
+ * task's keys.
+ */
+import { DistError } from '../../lib/errors.js';
+
+export type Pair = [string, unknown];
+export type UserFnKind = 'map' | 'compact' | 'reduce';
+
+export interface CallBudget {
+  readonly now: () => number;
+  readonly callMsMax: number;
+  readonly taskMsMax: number;
+  /** When the task began, on the same clock. */
+  readonly taskStartMs: number;
+}
+
+const codeOf = (kind: UserFnKind, what: 'THREW' | 'SHAPE'): string => `E_MR_${kind.toUpperCase()}_${what}`;
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}
+
+/** Calls `fn(key, arg)` under the budget; the answer, or a coded error naming the key. */
+export function callUser(kind: UserFnKind, fn: Function, key: string, arg: unknown, budget: CallBudget): unknown {
+  const beforeMs = budget.now();
+  let out: unknown;
+  try {
+    out = fn(key, arg);
+  } catch (cause) {
+    const message = (cause as Error)?.message ?? String(cause);
+    return new DistError(codeOf(kind, 'THREW'), `${kind} threw on key ${JSON.stringify(key)}: ${message}`, { key, fn: kind, message }, { cause });
+  }
+  const afterMs = budget.now();
+  if (afterMs - beforeMs > budget.callMsMax) {
+    return new DistError('E_MR_USER_SLOW', `${kind} took ${afterMs - beforeMs} ms on key ${JSON.stringify(key)} (budget ${budget.callMsMax} ms per call)`, { key, fn: kind, ms: afterMs - beforeMs });
+  }
+  if (afterMs - budget.taskStartMs > budget.taskMsMax) {
+    return new DistError('E_MR_USER_TASK_BUDGET', `${kind} task passed its ${budget.taskMsMax} ms budget at key ${JSON.stringify(key)}`, { key, fn: kind });
+  }
+  return out;
+}
+
+/** Appends the pairs of one `{k: v}` object; false when `out` is not a plain object. */
+function pushObject(out: unknown, into: Pair[]): boolean {
+  if (typeof out !== 'object' || out === null || Array.isArray(out)) return false;
+  for (const k of Object.keys(out)) into.push([k, (out as Record<string, unknown>)[k]]);
+  return true;
+}
+
+/** Map answers `{k: v}` or an array of them (COURSE-API); anything else is E_MR_MAP_SHAPE. */
+export function mapPairs(out: unknown, key: string, into: Pair[]): DistError | undefined {
+  if (Array.isArray(out)) {
+    for (const item of out) if (!pushObject(item, into)) return shapeError('map', key, item, 'an object {k: v} or an array of them');
+    return undefined;
+  }
+  return pushObject(out, into) ? undefined : shapeError('map', key, out, 'an object {k: v} or an array of them');
+}
+
+/** Reduce and compact answer one object `{k: aggregate}`. */
+export function objectPairs(kind: 'compact' | 'reduce', out: unknown, key: string, into: Pair[]): DistError | undefined {
+  return pushObject(out, into) ? undefined : shapeError(kind, key, out, 'one object {k: aggregate}');
+}
+
+function shapeError(kind: UserFnKind, key: string, got: unknown, wanted: string): DistError {
+  return new DistError(codeOf(kind, 'SHAPE'), `${kind} on key ${JSON.stringify(key)} answered ${describe(got)}, not ${wanted}`, { key, fn: kind, got: describe(got) });
+}
+
+/** Groups pairs by key, keeping each key's values in arrival order (the stable reduce input order). */
+export function groupPairs(pairs: Iterable<Pair>, into = new Map<string, unknown[]>()): Map<string, unknown[]> {
+  for (const [k, v] of pairs) {
+    const values = into.get(k);
+    if (values === undefined) into.set(k, [v]);
+    else values.push(v);
+  }
+  return into;
+}
+
+/** Runs `fn(k, values)` per key in sorted key order and collects the answered pairs (compact, reduce). */
+export function aggregate(kind: 'compact' | 'reduce', fn: Function, groups: Map<string, unknown[]>, budget: CallBudget): Pair[] | DistError {
+  const keys = [...groups.keys()].sort();
+  const pairs: Pair[] = [];
+  for (const k of keys) {
+    const out = callUser(kind, fn, k, groups.get(k), budget);
+    if (out instanceof DistError) return out;
+    const bad = objectPairs(kind, out, k, pairs);
+    if (bad !== undefined) return bad;
+  }
+  return pairs;
+}

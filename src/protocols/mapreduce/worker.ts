@@ -1,0 +1,279 @@
+/**
+ * The Env-bound MapReduce worker: the local `mr` service every node runs.
+ *   keys(gid)         keys this node holds in gid's store (the coordinator's locate step)
+ *   map(req)          read the task's keys here, map, combine, partition, ship batches to the owners
+ *   shuffle(req)      keep one batch of map output (mem or store), reply once it is durable
+ *   reduce(req)       read the manifest's batches in order, reduce per key, keep / return the outputs
+ *   put(gid, pairs)   write final outputs into this node's store for gid (`out`)
+ *   drop(job, gids)   delete a finished job's intermediates
+ * Requests are validated; a user function's failure answers a coded error naming its key (user.ts);
+ * nothing a request carries can throw out of a handler.
+ */
+import type { Env, NodeId } from '../../env/index.js';
+import { assert } from '../../lib/assert.js';
+import { DistError } from '../../lib/errors.js';
+import { defineMethod, type Callback, type Service } from '../node/index.js';
+import type { EngineName, KvAccess, Rpc } from './access.js';
+import { partitionOf, type Source } from './core.js';
+import { aggregate, callUser, groupPairs, mapPairs, type CallBudget, type Pair } from './user.js';
+
+export const mrService = 'mr';
+/** Batches of one map attempt in flight at once (a bound on the shuffle's send queue). */
+export const shuffleInFlightMax = 16;
+/** Sends of one batch before the attempt fails with E_MR_SHUFFLE_FAILED (the node layer times each). */
+export const shuffleSendsMax = 3;
+export const shuffleCallMsDefault = 2_000;
+
+export interface UserBudget {
+  readonly callMsMax: number;
+  readonly taskMsMax: number;
+}
+
+export interface MapRequest {
+  readonly job: string;
+  readonly round: number;
+  readonly task: string;
+  readonly attempt: number;
+  readonly source: Source;
+  readonly partitions: readonly number[];
+  readonly partitionCount: number;
+  readonly owners: readonly NodeId[];
+  readonly map: Function;
+  readonly compact: Function | null;
+  readonly batchPairsMax: number;
+  readonly memory: boolean;
+  readonly budget: UserBudget;
+  readonly shuffleCallMs: number;
+}
+
+export interface ShuffleRequest {
+  readonly job: string;
+  readonly round: number;
+  readonly partition: number;
+  readonly name: string;
+  readonly pairs: Pair[];
+  readonly memory: boolean;
+}
+
+export interface ReduceRequest {
+  readonly job: string;
+  readonly round: number;
+  readonly partition: number;
+  readonly manifest: readonly (readonly [string, number, number])[];
+  readonly reduce: Function;
+  readonly memory: boolean;
+  /** Last round: answer the outputs (and write them to `out` if set); else keep them here for the next round. */
+  readonly final: boolean;
+  readonly out: string | null;
+  readonly budget: UserBudget;
+}
+
+export type ReduceAnswer = { readonly missing: string[] } | { readonly results: Record<string, unknown>[] } | { readonly kept: number };
+
+/** Where a round's shuffle batches and outputs live on a node: one gid per (job, round, partition). */
+export const shuffleGid = (job: string, round: number, p: number): string => `mr.${job}.s${round}.${p}`;
+export const outputGid = (job: string, round: number, p: number): string => `mr.${job}.o${round}.${p}`;
+export const batchName = (task: string, attempt: number, seq: number): string => `${task}.${attempt}.${seq}`;
+const engineFor = (memory: boolean): EngineName => (memory ? 'mem' : 'store');
+
+export class MrWorker {
+  readonly stats = { maps: 0, reduces: 0, batchesSent: 0, batchesKept: 0, userErrors: 0 };
+
+  constructor(
+    private readonly env: Env,
+    private readonly access: KvAccess,
+    private readonly rpc: Rpc,
+  ) {}
+
+  service(): Service {
+    return {
+      keys: defineMethod(1, ([gid], reply) => (typeof gid === 'string' ? reply(null, this.access.keys('store', gid)) : reply(badRequest('keys', 'gid'))), { idempotent: true }),
+      map: defineMethod(1, ([req], reply) => this.guarded(reply, () => this.map(req as MapRequest, reply))),
+      shuffle: defineMethod(1, ([req], reply) => this.guarded(reply, () => this.keep(req as ShuffleRequest, reply))),
+      reduce: defineMethod(1, ([req], reply) => this.guarded(reply, () => this.reduce(req as ReduceRequest, reply))),
+      put: defineMethod(2, ([gid, pairs], reply) => {
+        if (typeof gid !== 'string' || !Array.isArray(pairs)) return reply(badRequest('put', 'gid, pairs'));
+        this.access.write('store', gid, pairs as Pair[], (err) => reply(err, pairs.length));
+      }),
+      drop: defineMethod(1, ([gids], reply) => this.guarded(reply, () => this.drop(gids as string[], reply))),
+    };
+  }
+
+  /** A malformed request (a peer's bug, or bytes from elsewhere) answers an error; the node goes on. */
+  private guarded(reply: Callback, run: () => void): void {
+    try {
+      run();
+    } catch (cause) {
+      reply(new DistError('E_MR_BAD_REQUEST', `bad mr request: ${(cause as Error)?.message ?? String(cause)}`, {}, { cause }));
+    }
+  }
+
+  // ------------------------------------------------------------------ map (§3.1 steps 3-4)
+
+  private map(req: MapRequest, reply: Callback): void {
+    checkMapRequest(req);
+    this.stats.maps++;
+    const budget = this.budget(req.budget);
+    const pairs = this.runMap(req, budget);
+    if (pairs instanceof DistError) return this.userFailed(reply, pairs);
+    const buckets = this.partition(req, pairs, budget);
+    if (buckets instanceof DistError) return this.userFailed(reply, buckets);
+    this.ship(req, buckets, reply);
+  }
+
+  private runMap(req: MapRequest, budget: CallBudget): Pair[] | DistError {
+    const { gid, engine } = req.source;
+    const keys = req.source.keys ?? this.access.keys(engine, gid);
+    const missing = keys.filter((k) => this.access.get(engine, gid, k) === undefined);
+    if (missing.length > 0) {
+      return new DistError('E_MR_KEYS_MISSING', `${this.env.nodeId} lacks ${missing.length} keys of ${gid} (${missing.slice(0, 5).join(', ')})`, { node: this.env.nodeId, gid, keys: missing.slice(0, 5) });
+    }
+    const pairs: Pair[] = [];
+    for (const key of keys) {
+      const out = callUser('map', req.map, key, (this.access.get(engine, gid, key) as { value: unknown }).value, budget);
+      if (out instanceof DistError) return out;
+      const bad = mapPairs(out, key, pairs);
+      if (bad !== undefined) return bad;
+    }
+    return pairs;
+  }
+
+  /** Splits map output by partition (only the partitions asked for) and runs the combiner on each (§4.3). */
+  private partition(req: MapRequest, pairs: readonly Pair[], budget: CallBudget): Map<number, Pair[]> | DistError {
+    const wanted = new Set(req.partitions);
+    const buckets = new Map<number, Pair[]>(req.partitions.map((p) => [p, []]));
+    for (const pair of pairs) {
+      const p = partitionOf(pair[0], req.partitionCount);
+      if (wanted.has(p)) (buckets.get(p) as Pair[]).push(pair);
+    }
+    if (req.compact === null) return buckets;
+    for (const [p, bucket] of buckets) {
+      const combined = aggregate('compact', req.compact, groupPairs(bucket), budget);
+      if (combined instanceof DistError) return combined;
+      buckets.set(p, combined);
+    }
+    return buckets;
+  }
+
+  /** Ships every bucket to its owner in batches of at most batchPairsMax pairs, at most
+   * shuffleInFlightMax at once; answers the batch count per partition once every batch is kept. */
+  private ship(req: MapRequest, buckets: Map<number, Pair[]>, reply: Callback): void {
+    const sends: { p: number; request: ShuffleRequest }[] = [];
+    const batches: [number, number][] = [];
+    for (const [p, bucket] of buckets) {
+      const count = Math.ceil(bucket.length / req.batchPairsMax);
+      batches.push([p, count]);
+      for (let seq = 0; seq < count; seq++) {
+        const slice = bucket.slice(seq * req.batchPairsMax, (seq + 1) * req.batchPairsMax);
+        sends.push({ p, request: { job: req.job, round: req.round, partition: p, name: batchName(req.task, req.attempt, seq), pairs: slice, memory: req.memory } });
+      }
+    }
+    let next = 0;
+    let acked = 0;
+    let failed = false;
+    const pump = (): void => {
+      if (failed) return;
+      if (acked === sends.length) return reply(null, { batches });
+      while (next < sends.length && next - acked < shuffleInFlightMax) {
+        const { p, request } = sends[next++] as (typeof sends)[number];
+        this.sendBatch(req.owners[p] as NodeId, request, req.shuffleCallMs, 1, (err) => {
+          if (err !== null && !failed) {
+            failed = true;
+            return reply(new DistError('E_MR_SHUFFLE_FAILED', `partition ${p} could not reach ${req.owners[p]}: ${err.message}`, { partition: p, node: req.owners[p] }));
+          }
+          acked++;
+          pump();
+        });
+      }
+    };
+    pump();
+  }
+
+  private sendBatch(owner: NodeId, request: ShuffleRequest, timeoutMs: number, sendNo: number, onDone: (err: Error | null) => void): void {
+    assert(sendNo >= 1 && sendNo <= shuffleSendsMax, 'sends of a batch are bounded');
+    this.stats.batchesSent++;
+    // Keeping a batch is idempotent (same name, same pairs), so a resend after a lost reply is safe.
+    this.rpc.call(owner, 'shuffle', [request], timeoutMs, (err) => {
+      if (err === null || sendNo === shuffleSendsMax || (err as DistError).code === 'E_MR_BAD_REQUEST') return onDone(err);
+      this.sendBatch(owner, request, timeoutMs, sendNo + 1, onDone);
+    });
+  }
+
+  // ------------------------------------------------------------------ shuffle and reduce (§3.1 steps 5-6)
+
+  private keep(req: ShuffleRequest, reply: Callback): void {
+    assert(typeof req.job === 'string' && typeof req.name === 'string' && Array.isArray(req.pairs), 'a batch has job, name and pairs');
+    this.stats.batchesKept++;
+    this.access.write(engineFor(req.memory), shuffleGid(req.job, req.round, req.partition), [[req.name, req.pairs]], (err) => reply(err, null));
+  }
+
+  private reduce(req: ReduceRequest, reply: Callback): void {
+    assert(typeof req.job === 'string' && Array.isArray(req.manifest) && typeof req.reduce === 'function', 'a reduce request has job, manifest and reduce');
+    this.stats.reduces++;
+    const input = this.gather(req);
+    if (!(input instanceof Map)) return reply(null, { missing: input } satisfies ReduceAnswer);
+    const pairs = aggregate('reduce', req.reduce, input, this.budget(req.budget));
+    if (pairs instanceof DistError) return this.userFailed(reply, pairs);
+    if (!req.final) {
+      const gid = outputGid(req.job, req.round, req.partition);
+      return this.access.write(engineFor(req.memory), gid, pairs, (err) => reply(err, { kept: pairs.length } satisfies ReduceAnswer));
+    }
+    const results = pairs.map(([k, v]) => ({ [k]: v }));
+    if (req.out === null) return reply(null, { results } satisfies ReduceAnswer);
+    this.access.putOut(req.out, pairs, (err) => reply(err, { results } satisfies ReduceAnswer));
+  }
+
+  /** The reduce input in manifest order (task id, then batch number, then position): a stable order
+   * that does not depend on which attempt or node produced a batch, so results match a fault-free run. */
+  private gather(req: ReduceRequest): Map<string, unknown[]> | string[] {
+    const engine = engineFor(req.memory);
+    const gid = shuffleGid(req.job, req.round, req.partition);
+    const groups = new Map<string, unknown[]>();
+    const missing: string[] = [];
+    for (const [task, attempt, batches] of req.manifest) {
+      for (let seq = 0; seq < batches; seq++) {
+        const found = this.access.get(engine, gid, batchName(task, attempt, seq));
+        if (found === undefined) {
+          missing.push(task);
+          break;
+        }
+        groupPairs(found.value as Pair[], groups);
+      }
+    }
+    return missing.length > 0 ? missing : groups;
+  }
+
+  private drop(gids: string[], reply: Callback): void {
+    assert(Array.isArray(gids), 'drop needs gids');
+    let left = gids.length * 2;
+    if (left === 0) return reply(null, 0);
+    for (const gid of gids) {
+      for (const engine of ['mem', 'store'] as const) {
+        const keys = this.access.keys(engine, gid);
+        this.access.write(engine, gid, keys.map((k) => [k, undefined] as const), () => --left === 0 && reply(null, gids.length));
+      }
+    }
+  }
+
+  private budget(b: UserBudget): CallBudget {
+    const now = (): number => this.env.clock.now();
+    return { now, callMsMax: b.callMsMax, taskMsMax: b.taskMsMax, taskStartMs: now() };
+  }
+
+  private userFailed(reply: Callback, err: DistError): void {
+    this.stats.userErrors++;
+    this.env.trace.event('mr.user-error', { code: err.code, key: String(err.details?.key ?? '') });
+    reply(err);
+  }
+}
+
+function badRequest(method: string, fields: string): DistError {
+  return new DistError('E_MR_BAD_REQUEST', `mr.${method} needs ${fields}`, { method });
+}
+
+function checkMapRequest(req: MapRequest): void {
+  assert(typeof req === 'object' && req !== null && typeof req.job === 'string' && typeof req.task === 'string', 'a map request has job and task');
+  assert(typeof req.map === 'function' && (req.compact === null || typeof req.compact === 'function'), 'map (and compact) are functions');
+  assert(Array.isArray(req.partitions) && Array.isArray(req.owners) && req.owners.length === req.partitionCount, 'owners cover every partition');
+  assert(Number.isInteger(req.batchPairsMax) && req.batchPairsMax >= 1, 'batchPairsMax >= 1');
+}
