@@ -297,7 +297,7 @@ export class RoundTable {
     if (task.failures >= this.config.attemptsMax) return void this.fail(this.lostError(task));
     const candidates = among ?? this.candidates(task, nowMs);
     if (candidates.length === 0) return void this.fail(this.lostError(task));
-    const node = candidates[task.failures % candidates.length] as NodeId;
+    const node = candidates[0] as NodeId;
     const attempt = this.newAttempt(task.attempts, node, nowMs);
     const owners = this.owners();
     task.shippedTo.set(attempt.no, owners);
@@ -317,11 +317,13 @@ export class RoundTable {
     return { kind: 'reduce', partition: reduce.partition, attempt: attempt.no, node: reduce.owner, manifest };
   }
 
-  /** Holders not known to lack the data, suspects last (a suspect may be the only holder left). */
+  /** Holders not known to lack the data, best first: holders that are not suspect, rotated by the
+   * task's failures so retries spread, then suspects (a suspect may be the only holder left). */
   private candidates(task: MapTask, nowMs: Millis): NodeId[] {
     const holders = task.source.nodes.filter((n) => !task.lacking.has(n));
     const fresh = holders.filter((n) => !this.isSuspect(n, nowMs));
-    return [...fresh, ...holders.filter((n) => this.isSuspect(n, nowMs))];
+    const k = fresh.length === 0 ? 0 : task.failures % fresh.length;
+    return [...fresh.slice(k), ...fresh.slice(0, k), ...holders.filter((n) => this.isSuspect(n, nowMs))];
   }
 
   private expire(nowMs: Millis): void {
