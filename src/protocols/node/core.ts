@@ -10,7 +10,7 @@
  *   come) or finished (the cached reply is sent again);
  * - both tables are bounded (`inFlightMax`, `recentMax`).
  */
-import type { NodeId, TimerId } from '../../env/index.js';
+import type { NodeId } from '../../env/index.js';
 import { assert } from '../../lib/assert.js';
 
 export interface PendingCall<C> {
@@ -21,7 +21,8 @@ export interface PendingCall<C> {
   readonly idempotent: boolean;
   readonly timeoutMs: number;
   attempts: number;
-  timer: TimerId;
+  /** When the current attempt times out (env clock). */
+  deadlineMs: number;
   readonly callback: C;
 }
 
@@ -79,6 +80,20 @@ export class CallTable<C> {
   all(): PendingCall<C>[] {
     return [...this.pending.values()];
   }
+
+  /** Calls whose deadline is at or before `nowMs`, oldest first. */
+  due(nowMs: number): PendingCall<C>[] {
+    const due: PendingCall<C>[] = [];
+    for (const call of this.pending.values()) if (call.deadlineMs <= nowMs) due.push(call);
+    return due;
+  }
+
+  /** The earliest deadline of a call in flight (Infinity when none). */
+  earliestDeadline(): number {
+    let earliest = Infinity;
+    for (const call of this.pending.values()) if (call.deadlineMs < earliest) earliest = call.deadlineMs;
+    return earliest;
+  }
 }
 
 /**
@@ -131,35 +146,90 @@ export type RecentState = { readonly kind: 'new' } | { readonly kind: 'running' 
 const newState: RecentState = { kind: 'new' };
 const runningState: RecentState = { kind: 'running' };
 
-/** Calls this node ran recently, by caller, epoch and seq; the oldest are forgotten first. */
+/** One caller incarnation's remembered calls, by seq: null while running, then the reply. */
+type CallerCalls = Map<number, Uint8Array | null>;
+
+/**
+ * Calls this node ran recently, by caller, epoch and seq; the oldest are forgotten first. Calls are kept
+ * per caller incarnation (`from`, `epoch`) and by seq inside it, so a lookup builds no string key; the
+ * incarnation last seen is remembered, since calls mostly come in runs from the same caller.
+ */
 export class RecentCalls {
-  private readonly entries: FifoMap<string, Uint8Array | null>;
+  private readonly callers = new Map<string, CallerCalls>();
+  /** Insertion order, as a ring of (caller key, table, seq). */
+  private readonly ringKeys: (string | undefined)[];
+  private readonly ringTables: (CallerCalls | undefined)[];
+  private readonly ringSeqs: number[];
+  private head = 0;
+  private count = 0;
+  private lastFrom: NodeId | undefined;
+  private lastEpoch = -1;
+  private lastTable: CallerCalls | undefined;
 
   constructor(readonly recentMax: number) {
     assert(Number.isInteger(recentMax) && recentMax > 0, 'recentMax is a positive integer');
-    this.entries = new FifoMap(recentMax);
-  }
-
-  static key(from: NodeId, epoch: number, seq: number): string {
-    return `${from}|${epoch}|${seq}`;
+    this.ringKeys = new Array<string | undefined>(recentMax).fill(undefined);
+    this.ringTables = new Array<CallerCalls | undefined>(recentMax).fill(undefined);
+    this.ringSeqs = new Array<number>(recentMax).fill(0);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
+  }
+
+  private table(from: NodeId, epoch: number, create: boolean): CallerCalls | undefined {
+    if (from === this.lastFrom && epoch === this.lastEpoch && this.lastTable !== undefined) return this.lastTable;
+    const key = `${from}|${epoch}`;
+    let table = this.callers.get(key);
+    if (table === undefined) {
+      if (!create) return undefined;
+      table = new Map();
+      this.callers.set(key, table);
+    }
+    this.lastFrom = from;
+    this.lastEpoch = epoch;
+    this.lastTable = table;
+    return table;
   }
 
   /** What to do with an arriving call: run it (`new`, and it is now remembered as running), drop it
    * (`running`), or resend the reply (`done`). */
-  begin(key: string): RecentState {
-    const entry = this.entries.get(key);
+  begin(from: NodeId, epoch: number, seq: number): RecentState {
+    const entry = this.table(from, epoch, false)?.get(seq);
     if (entry === null) return runningState;
     if (entry !== undefined) return { kind: 'done', reply: entry };
-    this.entries.set(key, null);
+    // Evict before finding the table: evicting may drop this caller's (then empty) table.
+    this.evictOldest();
+    const table = this.table(from, epoch, true) as CallerCalls;
+    table.set(seq, null);
+    this.ringKeys[this.head] = `${from}|${epoch}`;
+    this.ringTables[this.head] = table;
+    this.ringSeqs[this.head] = seq;
+    this.head = (this.head + 1) % this.recentMax;
+    this.count++;
     return newState;
   }
 
   /** Records the reply of a call that `begin` let run (a forgotten one is not brought back). */
-  finish(key: string, reply: Uint8Array): void {
-    if (this.entries.get(key) === null) this.entries.set(key, reply);
+  finish(from: NodeId, epoch: number, seq: number, reply: Uint8Array): void {
+    const table = this.table(from, epoch, false);
+    if (table !== undefined && table.get(seq) === null) table.set(seq, reply);
+  }
+
+  /** Makes room in the ring slot at `head` by forgetting the call in it, if any. */
+  private evictOldest(): void {
+    const table = this.ringTables[this.head];
+    if (table === undefined) return;
+    table.delete(this.ringSeqs[this.head] as number);
+    this.count--;
+    if (table.size === 0) {
+      this.callers.delete(this.ringKeys[this.head] as string);
+      if (this.lastTable === table) {
+        this.lastTable = undefined;
+        this.lastFrom = undefined;
+      }
+    }
+    this.ringKeys[this.head] = undefined;
+    this.ringTables[this.head] = undefined;
   }
 }

@@ -8,7 +8,9 @@
  * where a message goes, and the inner document (decoded with functions allowed: map/reduce code, RPC
  * stubs) is a view into the frame, not a copy. An inner document that fails to decode still leaves us
  * the call id, so the caller gets a coded error instead of a timeout. (Hand-rolled because a serializer
- * pass over the envelope, plus copying the nested bytes out of it, was a third of a call's CPU.)
+ * pass over the envelope, plus copying the nested bytes out of it, was a third of a call's CPU; the names
+ * section is cached by value on the way out and by bytes on the way in, so a steady stream of calls
+ * costs no UTF-8 work.)
  *
  * `epoch` is drawn at random when a node boots, `seq` counts its calls: together they name a call
  * uniquely across the caller's restarts, so neither side confuses an old call with a new one.
@@ -48,30 +50,69 @@ export type NodeMessage = CallMessage | ReplyMessage;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
-function writeIds(bytes: Uint8Array, tag: number, epoch: number, seq: number): DataView {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  view.setUint8(0, tag);
-  view.setUint32(1, epoch);
-  view.setUint32(5, seq);
-  return view;
+function writeIds(bytes: Uint8Array, tag: number, epoch: number, seq: number): void {
+  bytes[0] = tag;
+  bytes[1] = epoch >>> 24;
+  bytes[2] = (epoch >>> 16) & 0xff;
+  bytes[3] = (epoch >>> 8) & 0xff;
+  bytes[4] = epoch & 0xff;
+  bytes[5] = seq >>> 24;
+  bytes[6] = (seq >>> 16) & 0xff;
+  bytes[7] = (seq >>> 8) & 0xff;
+  bytes[8] = seq & 0xff;
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] as number) * 0x100_0000 + (((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number));
+}
+
+/** Names sections (`u8 n gid | u8 n service | u8 n method`) remembered per encoder / decoder; a node
+ * calls few distinct (gid, service, method) triples, so the steady state encodes and decodes no UTF-8. */
+const namesCacheEntriesMax = 32;
+
+interface Names {
+  readonly gid: string;
+  readonly service: string;
+  readonly method: string;
+  /** The encoded names section; undefined when a name is empty or too long. */
+  readonly bytes: Uint8Array | undefined;
+}
+
+const encodedNames: Names[] = [];
+let encodedNamesNext = 0;
+
+function encodeNames(gid: string, service: string, method: string): Names {
+  for (let i = 0; i < encodedNames.length; i++) {
+    const names = encodedNames[i] as Names;
+    if (names.gid === gid && names.service === service && names.method === method) return names;
+  }
+  const parts = [utf8Encoder.encode(gid), utf8Encoder.encode(service), utf8Encoder.encode(method)];
+  let bytes: Uint8Array | undefined;
+  if (parts.every((n) => n.length > 0 && n.length <= nameBytesMax)) {
+    bytes = new Uint8Array(3 + parts[0]!.length + parts[1]!.length + parts[2]!.length);
+    let at = 0;
+    for (const part of parts) {
+      bytes[at] = part.length;
+      bytes.set(part, at + 1);
+      at += 1 + part.length;
+    }
+  }
+  const names: Names = { gid, service, method, bytes };
+  encodedNames[encodedNamesNext] = names;
+  encodedNamesNext = (encodedNamesNext + 1) % namesCacheEntriesMax;
+  return names;
 }
 
 /** Encodes a call; a name longer than `nameBytesMax` is a coded error. */
 export function encodeCall(epoch: number, seq: number, gid: string, service: string, method: string, argsBytes: Uint8Array): Uint8Array | DistError {
-  const names = [gid, service, method].map((name) => utf8Encoder.encode(name));
-  if (names.some((n) => n.length === 0 || n.length > nameBytesMax)) {
+  const names = encodeNames(gid, service, method).bytes;
+  if (names === undefined) {
     return new DistError('E_NODE_BAD_NAME', `gid, service and method must be 1 to ${nameBytesMax} bytes`, { gid, service, method });
   }
-  const length = idBytes + names.reduce((sum, n) => sum + 1 + n.length, 0) + argsBytes.length;
-  const bytes = new Uint8Array(length);
+  const bytes = new Uint8Array(idBytes + names.length + argsBytes.length);
   writeIds(bytes, callTag, epoch, seq);
-  let at = idBytes;
-  for (const name of names) {
-    bytes[at] = name.length;
-    bytes.set(name, at + 1);
-    at += 1 + name.length;
-  }
-  bytes.set(argsBytes, at);
+  bytes.set(names, idBytes);
+  bytes.set(argsBytes, idBytes + names.length);
   return bytes;
 }
 
@@ -84,28 +125,56 @@ export function encodeReply(epoch: number, seq: number, resultBytes: Uint8Array)
 
 const badMessage = (): DistError => new DistError('E_NODE_BAD_MESSAGE', 'node message has a bad shape');
 
+/** Decoded names sections by their bytes (valid ones only). */
+const decodedNames: { bytes: Uint8Array; names: Names }[] = [];
+let decodedNamesNext = 0;
+
+function sameBytes(cached: Uint8Array, bytes: Uint8Array, start: number): boolean {
+  for (let i = 0; i < cached.length; i++) if (cached[i] !== bytes[start + i]) return false;
+  return true;
+}
+
+/** The names in `bytes[start, end)`, already checked to be three length-prefixed non-empty runs. */
+function decodeNames(bytes: Uint8Array, start: number, end: number): Names | undefined {
+  const length = end - start;
+  for (let i = 0; i < decodedNames.length; i++) {
+    const entry = decodedNames[i] as { bytes: Uint8Array; names: Names };
+    if (entry.bytes.length === length && sameBytes(entry.bytes, bytes, start)) return entry.names;
+  }
+  const strings: string[] = [];
+  let at = start;
+  for (let i = 0; i < 3; i++) {
+    const n = bytes[at] as number;
+    try {
+      strings.push(utf8Decoder.decode(bytes.subarray(at + 1, at + 1 + n)));
+    } catch {
+      return undefined;
+    }
+    at += 1 + n;
+  }
+  const [gid, service, method] = strings as [string, string, string];
+  const names: Names = { gid, service, method, bytes: undefined };
+  decodedNames[decodedNamesNext] = { bytes: bytes.slice(start, end), names };
+  decodedNamesNext = (decodedNamesNext + 1) % namesCacheEntriesMax;
+  return names;
+}
+
 export function decodeMessage(bytes: Uint8Array): NodeMessage | DistError {
   if (bytes.length < idBytes) return badMessage();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const tag = view.getUint8(0);
-  const epoch = view.getUint32(1);
-  const seq = view.getUint32(5);
+  const tag = bytes[0];
+  const epoch = readU32(bytes, 1);
+  const seq = readU32(bytes, 5);
   if (tag === replyTag) return { type: 'reply', epoch, seq, resultBytes: bytes.subarray(idBytes) };
   if (tag !== callTag) return badMessage();
-  const names: string[] = [];
   let at = idBytes;
   for (let i = 0; i < 3; i++) {
     const length = at < bytes.length ? (bytes[at] as number) : 0;
     if (length === 0 || at + 1 + length > bytes.length) return badMessage();
-    try {
-      names.push(utf8Decoder.decode(bytes.subarray(at + 1, at + 1 + length)));
-    } catch {
-      return badMessage();
-    }
     at += 1 + length;
   }
-  const [gid, service, method] = names as [string, string, string];
-  return { type: 'call', epoch, seq, gid, service, method, argsBytes: bytes.subarray(at) };
+  const names = decodeNames(bytes, idBytes, at);
+  if (names === undefined) return badMessage();
+  return { type: 'call', epoch, seq, gid: names.gid, service: names.service, method: names.method, argsBytes: bytes.subarray(at) };
 }
 
 /** Encodes a call's arguments; an argument that cannot travel is a coded error, not a throw. */

@@ -1,19 +1,19 @@
 /**
  * The Env-bound node: an actor. Calls arrive on the `node` channel, the named service method runs, the
- * reply goes back; calls this node makes carry ids, time out on env.timers and are retried (same id)
- * only when idempotent. Nothing here knows whether it runs in the simulator or in a real process.
+ * reply goes back; calls this node makes carry ids, time out on env.timers (one sweep timer per node, see
+ * `callTimeoutSlackMs`) and are retried (same id) only when idempotent. Nothing here knows whether it runs in the simulator or in a real process.
  */
 import type { Env, NodeId, NodeProgram, TimerId } from '../../env/index.js';
 import { assert } from '../../lib/assert.js';
 import { DistError } from '../../lib/errors.js';
-import { CallTable, RecentCalls, type PendingCall } from './core.js';
+import { CallTable, RecentCalls } from './core.js';
 import { addressOf, getNID, getSID, isNodeAddress, nodeIdOf, type NodeAddress } from './id.js';
 import {
   codeOf, decodeArgs, decodeMessage, decodeResult, encodeArgs, encodeCall, encodeReply, encodeResult, idMax, nodeChannel,
   type CallMessage, type ReplyMessage,
 } from './messages.js';
 import { invokeMethod, type Callback, type Service } from './method.js';
-import { isRpcId, rpcStub, withCurrentNode, type RpcCaller } from './rpc.js';
+import { enterNode, isRpcId, leaveNode, rpcStub, withCurrentNode, type RpcCaller } from './rpc.js';
 import { createLocalServices, idempotentByDefault } from './services.js';
 
 export interface HeapFigures {
@@ -72,6 +72,12 @@ export const recentCallsMaxDefault = 4_096;
 export const rpcsMaxDefault = 100_000;
 /** The reply to `status.stop` is on its way before the node goes. */
 export const stopAfterReplyMs = 20;
+/**
+ * Call timeouts are checked by one sweep timer per node, not a timer per call: an attempt times out no
+ * earlier than its `timeoutMs` and at most this much later (plus the event loop's own lateness). The
+ * sweep is armed only while calls wait, so an idle node holds no timer.
+ */
+export const callTimeoutSlackMs = 10;
 const syntheticHeap: HeapFigures = { heapTotal: 64 * 1024 * 1024, heapUsed: 32 * 1024 * 1024 };
 export const nodeProgramName = 'node';
 
@@ -112,6 +118,9 @@ export class DistNode implements RpcCaller, NodeProgram {
   private rpcSeq = 0;
   private readonly rpcPrefix: string;
   private stopped = false;
+  /** The sweep timer for call timeouts, and when it fires (env clock). */
+  private sweepTimer: TimerId | undefined;
+  private sweepAtMs = Infinity;
 
   constructor(
     readonly env: Env,
@@ -132,7 +141,14 @@ export class DistNode implements RpcCaller, NodeProgram {
     // The epoch also names this incarnation's RPCs, so a restarted node never answers an old stub.
     this.rpcPrefix = `rpc-${epoch.toString(16)}-`;
     for (const [name, service] of createLocalServices(this)) this.services.set(name, service);
-    env.net.listen(nodeChannel, (from, payload) => withCurrentNode(this, () => this.onMessage(from, payload)));
+    env.net.listen(nodeChannel, (from, payload) => {
+      const previous = enterNode(this);
+      try {
+        this.onMessage(from, payload);
+      } finally {
+        leaveNode(previous);
+      }
+    });
   }
 
   // ------------------------------------------------------------------ public API
@@ -152,7 +168,12 @@ export class DistNode implements RpcCaller, NodeProgram {
    */
   callRemote(target: NodeId | NodeAddress, service: string, method: string, args: readonly unknown[], callback: Callback, options: CallOptions = {}): void {
     assert(typeof callback === 'function', 'callRemote needs a callback');
-    withCurrentNode(this, () => this.startCall(typeof target === 'string' ? target : nodeIdOf(target), service, method, args, callback, options));
+    const previous = enterNode(this);
+    try {
+      this.startCall(typeof target === 'string' ? target : nodeIdOf(target), service, method, args, callback, options);
+    } finally {
+      leaveNode(previous);
+    }
   }
 
   /** Runs a local service method as a network call would (same lookup, same once-only reply), without
@@ -262,6 +283,8 @@ export class DistNode implements RpcCaller, NodeProgram {
     this.stopped = true;
     for (const id of this.timers) this.env.timers.cancel(id);
     this.timers.clear();
+    this.sweepTimer = undefined;
+    this.sweepAtMs = Infinity;
     for (const call of this.calls.all()) this.fail(call.seq, new DistError('E_NODE_STOPPED', 'node stopped'));
   }
 
@@ -271,37 +294,74 @@ export class DistNode implements RpcCaller, NodeProgram {
 
   // ------------------------------------------------------------------ caller side
 
+  /** Answers a call that was never sent, asynchronously like any other answer. */
+  private refuse(callback: Callback, err: DistError): void {
+    this.setTimer(0, () => callback(err));
+  }
+
   private startCall(to: NodeId, service: string, method: string, args: readonly unknown[], callback: Callback, options: CallOptions): void {
-    const refuse = (err: DistError): void => void this.setTimer(0, () => callback(err));
-    if (this.stopped) return refuse(new DistError('E_NODE_STOPPED', 'node stopped'));
-    if (this.calls.full) return refuse(new DistError('E_NODE_BUSY', `${this.calls.inFlightMax} calls already in flight`));
+    if (this.stopped) return this.refuse(callback, new DistError('E_NODE_STOPPED', 'node stopped'));
+    if (this.calls.full) return this.refuse(callback, new DistError('E_NODE_BUSY', `${this.calls.inFlightMax} calls already in flight`));
     const argsBytes = encodeArgs(args);
-    if (argsBytes instanceof DistError) return refuse(argsBytes);
+    if (argsBytes instanceof DistError) return this.refuse(callback, argsBytes);
     const gid = options.gid ?? 'local';
     const seq = this.calls.reserve();
     const payload = encodeCall(this.calls.epoch, seq, gid, service, method, argsBytes);
-    if (payload instanceof DistError) return refuse(payload);
+    if (payload instanceof DistError) return this.refuse(callback, payload);
     const idempotent = options.idempotent ?? idempotentByDefault(service, method);
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const call: PendingCall<Callback> = { seq, to, payload, idempotent, timeoutMs, attempts: 1, timer: -1, callback };
     try {
       this.env.net.send(to, nodeChannel, payload);
     } catch (err) {
-      return refuse(new DistError(codeOf(err), 'call cannot be sent', { node: to, service, method }));
+      return this.refuse(callback, new DistError(codeOf(err), 'call cannot be sent', { node: to, service, method }));
     }
     this.stats.callsSent++;
-    call.timer = this.setTimer(timeoutMs, () => this.onCallTimeout(seq));
-    this.calls.open(call);
+    const deadlineMs = this.env.clock.now() + timeoutMs;
+    this.calls.open({ seq, to, payload, idempotent, timeoutMs, attempts: 1, deadlineMs, callback });
+    this.armSweep(deadlineMs);
   }
 
-  private onCallTimeout(seq: number): void {
+  /** Makes sure the sweep runs by `deadlineMs + callTimeoutSlackMs`. */
+  private armSweep(deadlineMs: number): void {
+    if (this.sweepTimer !== undefined) {
+      if (this.sweepAtMs <= deadlineMs + callTimeoutSlackMs) return;
+      this.cancelTimer(this.sweepTimer);
+    }
+    const nowMs = this.env.clock.now();
+    this.sweepAtMs = Math.max(deadlineMs, nowMs);
+    this.sweepTimer = this.setTimer(this.sweepAtMs - nowMs, () => this.sweep());
+  }
+
+  /** No call waits: no timer may keep a process alive or a simulation busy. */
+  private disarmSweepIfIdle(): void {
+    if (this.calls.size > 0 || this.sweepTimer === undefined) return;
+    this.cancelTimer(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweepAtMs = Infinity;
+  }
+
+  /** Times out (or retries) every call whose attempt is due, then re-arms for the next deadline. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAtMs = Infinity;
+    const nowMs = this.env.clock.now();
+    try {
+      for (const call of this.calls.due(nowMs)) this.onCallTimeout(call.seq, nowMs);
+    } finally {
+      // Re-armed even if a callback threw, so the other calls still time out.
+      const next = this.calls.earliestDeadline();
+      if (next !== Infinity && !this.stopped) this.armSweep(Math.max(next, nowMs + callTimeoutSlackMs));
+    }
+  }
+
+  private onCallTimeout(seq: number, nowMs: number): void {
     const call = this.calls.get(seq);
-    assert(call !== undefined, 'a call timer outlived its call');
+    if (call === undefined) return; // settled by an earlier timeout's callback in the same sweep
     if (call.idempotent && call.attempts <= this.retriesMax) {
       call.attempts++;
       this.stats.retries++;
       this.env.net.send(call.to, nodeChannel, call.payload);
-      call.timer = this.setTimer(call.timeoutMs, () => this.onCallTimeout(seq));
+      call.deadlineMs = nowMs + call.timeoutMs;
       return;
     }
     this.stats.timeouts++;
@@ -312,7 +372,7 @@ export class DistNode implements RpcCaller, NodeProgram {
   private fail(seq: number, err: DistError): void {
     const call = this.calls.settle(this.calls.epoch, seq);
     if (call === undefined) return;
-    this.cancelTimer(call.timer);
+    this.disarmSweepIfIdle();
     call.callback(err);
   }
 
@@ -323,7 +383,7 @@ export class DistNode implements RpcCaller, NodeProgram {
       this.stats.repliesUnknown++;
       return;
     }
-    this.cancelTimer(call.timer);
+    this.disarmSweepIfIdle();
     const [err, value] = decodeResult(message.resultBytes);
     call.callback(err, value);
   }
@@ -343,8 +403,7 @@ export class DistNode implements RpcCaller, NodeProgram {
   }
 
   private handleCall(from: NodeId, message: CallMessage): void {
-    const key = RecentCalls.key(from, message.epoch, message.seq);
-    const state = this.recent.begin(key);
+    const state = this.recent.begin(from, message.epoch, message.seq);
     if (state.kind !== 'new') {
       this.stats.callsDuplicate++;
       if (state.kind === 'done') this.env.net.send(from, nodeChannel, state.reply);
@@ -352,7 +411,7 @@ export class DistNode implements RpcCaller, NodeProgram {
     }
     const answer: Callback = (err, value) => {
       const reply = encodeReply(message.epoch, message.seq, encodeResult(err, value));
-      this.recent.finish(key, reply);
+      this.recent.finish(from, message.epoch, message.seq, reply);
       if (!this.stopped) this.env.net.send(from, nodeChannel, reply);
     };
     const args = decodeArgs(message.argsBytes);

@@ -34,6 +34,18 @@ export function withCurrentNode<T>(node: RpcCaller, fn: () => T): T {
   }
 }
 
+/** `withCurrentNode` without a closure, for hot paths: `const previous = enterNode(node)`, then
+ * `leaveNode(previous)` in a `finally`. */
+export function enterNode(node: RpcCaller): RpcCaller | undefined {
+  const previous = slots[currentSymbol];
+  slots[currentSymbol] = node;
+  return previous;
+}
+
+export function leaveNode(previous: RpcCaller | undefined): void {
+  slots[currentSymbol] = previous;
+}
+
 export function currentNode(): RpcCaller | undefined {
   return slots[currentSymbol] ?? slots[processSymbol];
 }

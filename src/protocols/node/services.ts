@@ -14,8 +14,11 @@ const idempotentMethods: ReadonlySet<string> = new Set([
   'status.get', 'routes.get', 'groups.get', 'mem.get', 'store.get', 'status.reap',
 ]);
 
+const idempotentMethodNames: ReadonlySet<string> = new Set([...idempotentMethods].map((pair) => pair.slice(pair.indexOf('.') + 1)));
+
 export function idempotentByDefault(service: string, method: string): boolean {
-  return idempotentMethods.has(`${service}.${method}`);
+  // Most calls are not to one of these method names: no key string built for them.
+  return idempotentMethodNames.has(method) && idempotentMethods.has(`${service}.${method}`);
 }
 
 const statusKeys = ['nid', 'sid', 'ip', 'port', 'counts', 'heapTotal', 'heapUsed'] as const;

@@ -101,6 +101,8 @@ describe('node runtime on real processes (loopback)', function () {
     const deadlineMs = performance.now() + 10_000;
     while (node.children.has(nodeIdOf(c)) && performance.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
     expect(node.children.has(nodeIdOf(c))).to.equal(false);
+    // Reaped is not yet exited: the child ends on SIGTERM and may answer until its socket closes.
+    while (runtime.connections().some((conn) => conn.peer === nodeIdOf(c)) && performance.now() < deadlineMs) await new Promise((r) => setTimeout(r, 20));
     const [err] = await call((cb) => node.callRemote(c, 'status', 'get', ['sid'], cb, { timeoutMs: 300, idempotent: false }));
     expect(codeOf(err)).to.equal('E_NODE_TIMEOUT');
   });

@@ -1,7 +1,7 @@
 /** Hostile and unusual input on the node channel, and the pure call tables. */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { CallTable, decodeMessage, encodeCall, encodeReply, nodeChannel, RecentCalls } from '../../../src/protocols/node/index.js';
+import { CallTable, decodeMessage, encodeCall, encodeReply, FifoMap, nodeChannel, RecentCalls } from '../../../src/protocols/node/index.js';
 import { decode, encode } from '../../../src/serialize/index.js';
 import { codeOf, simCluster } from '../helpers.js';
 
@@ -71,7 +71,7 @@ describe('call tables (pure core)', () => {
       for (const [open, pick] of ops) {
         if (open && !table.full) {
           const seq = table.reserve();
-          table.open({ seq, to: 'n', payload: new Uint8Array(), idempotent: false, timeoutMs: 1, attempts: 1, timer: 0, callback: seq });
+          table.open({ seq, to: 'n', payload: new Uint8Array(), idempotent: false, timeoutMs: 1, attempts: 1, deadlineMs: 0, callback: seq });
         } else {
           expect(table.settle(6, pick)).to.equal(undefined);
           const call = table.settle(5, pick);
@@ -87,13 +87,39 @@ describe('call tables (pure core)', () => {
 
   it('recent calls: new, then running, then the reply; bounded, oldest forgotten', () => {
     const recent = new RecentCalls(2);
-    expect(recent.begin('a').kind).to.equal('new');
-    expect(recent.begin('a').kind).to.equal('running');
-    recent.finish('a', Uint8Array.of(1));
-    expect(recent.begin('a')).to.deep.equal({ kind: 'done', reply: Uint8Array.of(1) });
-    recent.begin('b');
-    recent.begin('c');
+    expect(recent.begin('a', 1, 1).kind).to.equal('new');
+    expect(recent.begin('a', 1, 1).kind).to.equal('running');
+    expect(recent.begin('a', 2, 1).kind).to.equal('new'); // another incarnation of a
+    recent.finish('a', 1, 1, Uint8Array.of(1));
+    expect(recent.begin('a', 1, 1)).to.deep.equal({ kind: 'done', reply: Uint8Array.of(1) });
+    recent.begin('b', 1, 1);
     expect(recent.size).to.equal(2);
-    expect(recent.begin('a').kind).to.equal('new');
+    recent.finish('a', 1, 1, Uint8Array.of(2)); // forgotten: not brought back
+    expect(recent.begin('a', 2, 1).kind).to.equal('running');
+    recent.begin('c', 1, 7);
+    expect(recent.size).to.equal(2);
+    expect(recent.begin('a', 1, 1).kind).to.equal('new');
+    expect(recent.size).to.equal(2);
+  });
+
+  it('recent calls behave like one FIFO map keyed by (caller, epoch, seq)', () => {
+    const op = fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 5 }), fc.boolean());
+    fc.assert(fc.property(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 60 }), (capacity, ops) => {
+      const recent = new RecentCalls(capacity);
+      const model = new FifoMap<string, Uint8Array | null>(capacity);
+      ops.forEach(([from, epoch, seq, finish], i) => {
+        const key = `${from}|${epoch}|${seq}`;
+        if (finish) {
+          recent.finish(from, epoch, seq, Uint8Array.of(i));
+          if (model.get(key) === null) model.set(key, Uint8Array.of(i));
+          return;
+        }
+        const entry = model.get(key);
+        const expected = entry === null ? { kind: 'running' } : entry !== undefined ? { kind: 'done', reply: entry } : { kind: 'new' };
+        if (entry === undefined) model.set(key, null);
+        expect(recent.begin(from, epoch, seq)).to.deep.equal(expected);
+        expect(recent.size).to.equal(model.size);
+      });
+    }), { numRuns: 300 });
   });
 });
