@@ -12,7 +12,7 @@ import { DistError } from '../../lib/errors.js';
 import type { Callback } from '../node/index.js';
 import type { Rpc } from './access.js';
 import { RoundTable, keysNamedMax, partitionsMax, type Action, type MapAction, type ReduceAction, type RoundConfig, type Source } from './core.js';
-import { outputGid, shuffleCallMsDefault, shuffleGid, type ReduceAnswer, type UserBudget } from './worker.js';
+import { outputGid, shuffleCallMsDefault, shuffleGid, shuffleSendsMax, type ReduceAnswer, type UserBudget } from './worker.js';
 
 /** What COURSE-API's `exec(spec)` takes. */
 export interface MrSpec {
@@ -85,6 +85,7 @@ export class Job {
   private ticker: number | undefined;
   private finished = false;
   private readonly partitions: number;
+  private reducers: readonly NodeId[];
   readonly stats = { rounds: 0, mapAttempts: 0, reduceAttempts: 0, backups: 0, timeouts: 0, reexecutions: 0, reassigned: 0 };
 
   constructor(
@@ -98,6 +99,7 @@ export class Job {
   ) {
     assert(members.length >= 1, 'a job needs members');
     this.partitions = Math.min(partitionsMax, members.length * options.partitionsPerMember);
+    this.reducers = members;
   }
 
   start(): void {
@@ -105,23 +107,35 @@ export class Job {
     this.locate((located) => {
       const unplaced = this.spec.keys.filter((k) => !located.holders.has(k));
       if (unplaced.length > 0) return this.finish(missingError(this.gid, unplaced, located.silent));
+      // Reducers start on members that answered; silent ones get partitions only if all are silent.
+      const answered = this.members.filter((n) => !located.silent.includes(n));
+      if (answered.length > 0) this.reducers = answered;
       this.startRound(this.firstSources(located.holders));
     });
   }
 
   // ------------------------------------------------------------------ locate
 
-  /** Asks every member which of the job's keys it holds, retrying silent members (bounded). */
+  /** Asks every member which of the job's keys it holds, retrying silent members (bounded). Once every
+   * key has a holder, members still silent get one more locateCallMs to answer (they may hold replicas,
+   * which re-execution can use), then the job goes on without them. */
   private locate(onDone: (located: Located) => void): void {
     const wanted = new Set(this.spec.keys);
     const holders = new Map<string, NodeId[]>();
-    const silent: NodeId[] = [];
-    let waiting = this.members.length;
+    const answered = new Set<NodeId>();
+    let decided = false;
+    const decide = (): void => {
+      if (decided) return;
+      decided = true;
+      onDone({ holders, silent: this.members.filter((n) => !answered.has(n)) });
+    };
     for (const node of this.members) {
       this.askKeys(node, 1, (keys) => {
-        if (keys === undefined) silent.push(node);
+        if (decided) return;
+        if (keys !== undefined) answered.add(node);
         for (const k of keys ?? []) if (wanted.has(k)) holders.set(k, [...(holders.get(k) ?? []), node]);
-        if (--waiting === 0) onDone({ holders, silent: silent.sort() });
+        if (answered.size === this.members.length || (keys === undefined && this.members.every((n) => answered.has(n) || n === node))) return decide();
+        if (keys !== undefined && holders.size === wanted.size) this.host.env.timers.set(this.options.locateCallMs, decide);
       });
     }
   }
@@ -158,7 +172,7 @@ export class Job {
   private startRound(sources: readonly Source[]): void {
     const o = this.options;
     const config: RoundConfig = {
-      partitions: this.partitions, members: this.members, attemptsMax: o.attemptsMax, taskTimeoutMs: o.taskTimeoutMs, backupAfterMs: o.backupAfterMs, suspectMs: o.suspectMs,
+      partitions: this.partitions, members: this.reducers, attemptsMax: o.attemptsMax, taskTimeoutMs: o.taskTimeoutMs, backupAfterMs: o.backupAfterMs, suspectMs: o.suspectMs,
     };
     const table = new RoundTable(config);
     for (const source of sources) table.addMapTask(source);
@@ -210,7 +224,10 @@ export class Job {
     const o = this.options;
     const req = {
       job: this.id, round: this.round, task: a.task, attempt: a.attempt, source: a.source, partitions: a.partitions, partitionCount: this.partitions, owners: a.owners,
-      map: this.spec.map, compact: this.spec.compact ?? null, batchPairsMax: o.batchPairsMax, memory: this.spec.memory === true, budget: o.budget, shuffleCallMs: o.shuffleCallMs,
+      map: this.spec.map, compact: this.spec.compact ?? null, batchPairsMax: o.batchPairsMax, memory: this.spec.memory === true, budget: o.budget,
+      // Every send of every batch must fit in the attempt's deadline, so a dead owner fails the
+      // shipment (and moves the partition) rather than the map task.
+      shuffleCallMs: Math.max(1, Math.min(o.shuffleCallMs, Math.floor(o.taskTimeoutMs / (shuffleSendsMax + 1)))),
     };
     this.host.rpc.call(a.node, 'map', [req], o.taskTimeoutMs, (err, value) => {
       if (table !== this.table) return;

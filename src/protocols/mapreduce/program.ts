@@ -34,14 +34,13 @@ export function installWorker(node: DistNode, access: KvAccess): MrWorker {
   return worker;
 }
 
-let jobSeq = 0;
-
 /** Runs one job from `node` over `members` (callback form). A bad spec answers E_MR_BAD_SPEC. */
 export function execJob(node: DistNode, gid: string, members: readonly NodeId[], spec: unknown, callback: Callback, options: Partial<MrOptions> = {}): Job | undefined {
   const bad = checkSpec(spec) ?? (members.length === 0 ? new DistError('E_GROUP_EMPTY', `group ${gid} has no members`, { gid }) : undefined);
   if (bad !== undefined) return void node.setTimer(0, () => callback(bad));
   const tuned = { ...mrOptionsDefault, ...options, ...((spec as { options?: Partial<MrOptions> }).options ?? {}) };
-  const id = `${node.sid}${node.env.random.int(0, 2 ** 30).toString(36)}${(++jobSeq).toString(36)}`;
+  // Two draws from the node's stream: unique enough across a cluster's jobs, and the same every run.
+  const id = `${node.sid}${node.env.random.int(0, 2 ** 30).toString(36)}${node.env.random.int(0, 2 ** 30).toString(36)}`;
   const job = new Job({ env: node.env, rpc: nodeRpc(node) }, id, gid, [...members].sort(), spec as MrSpec, tuned, callback);
   job.start();
   return job;
