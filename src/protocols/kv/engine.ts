@@ -35,9 +35,10 @@ export interface Meta {
   readonly deleted: boolean;
 }
 
+/** `meta`: undefined leaves the version record alone, null removes it. */
 export type KvOp =
-  | { readonly gid: string; readonly key: string; readonly put: true; readonly value: unknown; readonly meta?: Meta }
-  | { readonly gid: string; readonly key: string; readonly put: false; readonly meta?: Meta };
+  | { readonly gid: string; readonly key: string; readonly put: true; readonly value: unknown; readonly meta?: Meta | null }
+  | { readonly gid: string; readonly key: string; readonly put: false; readonly meta?: Meta | null };
 
 export type Found = { readonly value: unknown } | undefined;
 export type WriteCallback = (err: DistError | null) => void;
@@ -120,7 +121,8 @@ export class MemEngine implements KvEngine {
       const space = spaceOf(this.values, op.gid);
       if (op.put) space.set(op.key, op.value);
       else space.delete(op.key);
-      if (op.meta !== undefined) spaceOf(this.metas, op.gid).set(op.key, op.meta);
+      if (op.meta === null) spaceOf(this.metas, op.gid).delete(op.key);
+      else if (op.meta !== undefined) spaceOf(this.metas, op.gid).set(op.key, op.meta);
     }
     onDone(null);
   }
@@ -177,7 +179,7 @@ export class StoreEngine implements KvEngine {
       const bytes = op.put ? encodeValue(op.value, this.valueBytesMax) : undefined;
       if (bytes instanceof DistError) return onDone(bytes); // nothing written yet: all or nothing
       batch.push({ key: diskKey(valuePrefix, op.gid, op.key), value: bytes });
-      if (op.meta !== undefined) batch.push({ key: diskKey(metaPrefix, op.gid, op.key), value: encode(op.meta) });
+      if (op.meta !== undefined) batch.push({ key: diskKey(metaPrefix, op.gid, op.key), value: op.meta === null ? undefined : encode(op.meta) });
     }
     this.disk.write(batch, (result) => {
       if (result.ok) return onDone(null);

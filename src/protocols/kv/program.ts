@@ -1,0 +1,70 @@
+/**
+ * The `kv` program: a node runtime (DistNode, for RPC), SWIM membership (failure detection) and group
+ * storage for one gid, wired so that every change of this node's membership view starts a settle
+ * round (automatic reconfiguration). Members of the gid = this node plus the members membership holds
+ * alive or suspect; holders = every configured node. Args are validated once, up front.
+ */
+import type { Env, NodeId, NodeProgram } from '../../env/index.js';
+import { DistError } from '../../lib/errors.js';
+import { registerProgram } from '../../lib/programs.js';
+import { createMembership, parseMembershipArgs, type Membership } from '../membership/index.js';
+import { DistNode } from '../node/node.js';
+import { MemEngine, StoreEngine } from './engine.js';
+import { parsePlacement, type Placement } from './placement.js';
+import { KvShards, kvShardService, type KvShardsOptions, type KvTransport } from './shard.js';
+
+export const kvProgramName = 'kv';
+export const kvGidDefault = 'kv';
+
+export interface KvProgramArgs {
+  /** Every node that may hold data of the gid (the cluster), this one included. */
+  readonly nodes: readonly NodeId[];
+  readonly gid?: string;
+  readonly placement?: Placement;
+  readonly engine?: 'mem' | 'store';
+  readonly callTimeoutMs?: number;
+  readonly shards?: Omit<KvShardsOptions, 'placement'>;
+  /** Membership config on top of seeds (seeds default to the first three nodes). */
+  readonly membership?: Record<string, unknown>;
+}
+
+/** What `inspect()` returns: the parts a checker or a test reads. */
+export interface KvNodeHandle {
+  readonly node: DistNode;
+  readonly shards: KvShards;
+  readonly membership: Membership;
+  readonly gid: string;
+}
+
+function parseArgs(args: unknown, self: NodeId): Required<Pick<KvProgramArgs, 'nodes' | 'gid' | 'placement' | 'engine'>> & KvProgramArgs {
+  const a = (typeof args === 'object' && args !== null ? args : {}) as KvProgramArgs;
+  if (!Array.isArray(a.nodes) || !a.nodes.includes(self)) throw new DistError('E_KV_CONFIG', 'args.nodes must list every node, this one included', { field: 'nodes' });
+  const placement = parsePlacement(a.placement ?? { scheme: 'consistent', vnodes: 64 });
+  if (placement instanceof DistError) throw placement;
+  if (a.engine !== undefined && a.engine !== 'mem' && a.engine !== 'store') throw new DistError('E_KV_CONFIG', 'args.engine must be mem or store', { field: 'engine' });
+  return { ...a, gid: a.gid ?? kvGidDefault, placement, engine: a.engine ?? 'store' };
+}
+
+export function createKvNode(env: Env, args: unknown): NodeProgram {
+  const parsed = parseArgs(args, env.nodeId);
+  const node = new DistNode(env, parsed.callTimeoutMs === undefined ? {} : { callTimeoutMs: parsed.callTimeoutMs });
+  const membership = createMembership(env, parseMembershipArgs({ seeds: parsed.nodes.slice(0, 3), ...parsed.membership }));
+  const transport: KvTransport = {
+    call: (to, method, callArgs, callback) => (to === env.nodeId
+      ? node.invokeLocal('local', kvShardService, method, callArgs, callback)
+      : node.callRemote(to, kvShardService, method, callArgs, callback)),
+  };
+  const views = {
+    members: () => [env.nodeId, ...membership.members().filter((id) => parsed.nodes.includes(id))].sort(),
+    holders: () => parsed.nodes,
+  };
+  const engine = parsed.engine === 'mem' ? new MemEngine() : new StoreEngine(env.disk);
+  const shards = new KvShards(env, engine, transport, views, { placement: parsed.placement, ...parsed.shards });
+  node.services.set(kvShardService, shards.service());
+  membership.onChange(() => shards.viewChanged(parsed.gid));
+  shards.manage(parsed.gid);
+  const handle: KvNodeHandle = { node, shards, membership, gid: parsed.gid };
+  return { stop: () => { membership.stop?.(); node.stop(); }, inspect: () => handle };
+}
+
+registerProgram(kvProgramName, createKvNode);
