@@ -6,3 +6,5 @@ import './membership.js';
 import './membership-mutants.js';
 import './rpc.js';
 import './gossip.js';
+import './kv.js';
+import './kv-mutants.js';
