@@ -72,8 +72,14 @@ export class HeaderCache {
 
   lookup(data: Buffer, start: number, end: number): DecodedHeader | undefined {
     const length = end - start;
-    for (const entry of this.entries) {
-      if (entry.bytes.length === length && data.compare(entry.bytes, 0, length, start, end) === 0) return entry.header;
+    // A byte loop: headers are a few dozen bytes, less than the cost of a call into Buffer#compare.
+    for (let e = 0; e < this.entries.length; e++) {
+      const entry = this.entries[e]!;
+      const bytes = entry.bytes;
+      if (bytes.length !== length) continue;
+      let i = 0;
+      while (i < length && bytes[i] === data[start + i]) i++;
+      if (i === length) return entry.header;
     }
     return undefined;
   }

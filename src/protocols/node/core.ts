@@ -147,7 +147,10 @@ const newState: RecentState = { kind: 'new' };
 const runningState: RecentState = { kind: 'running' };
 
 /** One caller incarnation's remembered calls, by seq: null while running, then the reply. */
-type CallerCalls = Map<number, Uint8Array | null>;
+interface CallerCalls {
+  readonly key: string;
+  readonly calls: Map<number, Uint8Array | null>;
+}
 
 /**
  * Calls this node ran recently, by caller, epoch and seq; the oldest are forgotten first. Calls are kept
@@ -156,8 +159,7 @@ type CallerCalls = Map<number, Uint8Array | null>;
  */
 export class RecentCalls {
   private readonly callers = new Map<string, CallerCalls>();
-  /** Insertion order, as a ring of (caller key, table, seq). */
-  private readonly ringKeys: (string | undefined)[];
+  /** Insertion order, as a ring of (table, seq). */
   private readonly ringTables: (CallerCalls | undefined)[];
   private readonly ringSeqs: number[];
   private head = 0;
@@ -168,7 +170,6 @@ export class RecentCalls {
 
   constructor(readonly recentMax: number) {
     assert(Number.isInteger(recentMax) && recentMax > 0, 'recentMax is a positive integer');
-    this.ringKeys = new Array<string | undefined>(recentMax).fill(undefined);
     this.ringTables = new Array<CallerCalls | undefined>(recentMax).fill(undefined);
     this.ringSeqs = new Array<number>(recentMax).fill(0);
   }
@@ -183,7 +184,7 @@ export class RecentCalls {
     let table = this.callers.get(key);
     if (table === undefined) {
       if (!create) return undefined;
-      table = new Map();
+      table = { key, calls: new Map() };
       this.callers.set(key, table);
     }
     this.lastFrom = from;
@@ -195,14 +196,13 @@ export class RecentCalls {
   /** What to do with an arriving call: run it (`new`, and it is now remembered as running), drop it
    * (`running`), or resend the reply (`done`). */
   begin(from: NodeId, epoch: number, seq: number): RecentState {
-    const entry = this.table(from, epoch, false)?.get(seq);
+    const entry = this.table(from, epoch, false)?.calls.get(seq);
     if (entry === null) return runningState;
     if (entry !== undefined) return { kind: 'done', reply: entry };
     // Evict before finding the table: evicting may drop this caller's (then empty) table.
     this.evictOldest();
     const table = this.table(from, epoch, true) as CallerCalls;
-    table.set(seq, null);
-    this.ringKeys[this.head] = `${from}|${epoch}`;
+    table.calls.set(seq, null);
     this.ringTables[this.head] = table;
     this.ringSeqs[this.head] = seq;
     this.head = (this.head + 1) % this.recentMax;
@@ -213,23 +213,22 @@ export class RecentCalls {
   /** Records the reply of a call that `begin` let run (a forgotten one is not brought back). */
   finish(from: NodeId, epoch: number, seq: number, reply: Uint8Array): void {
     const table = this.table(from, epoch, false);
-    if (table !== undefined && table.get(seq) === null) table.set(seq, reply);
+    if (table !== undefined && table.calls.get(seq) === null) table.calls.set(seq, reply);
   }
 
   /** Makes room in the ring slot at `head` by forgetting the call in it, if any. */
   private evictOldest(): void {
     const table = this.ringTables[this.head];
     if (table === undefined) return;
-    table.delete(this.ringSeqs[this.head] as number);
+    table.calls.delete(this.ringSeqs[this.head] as number);
     this.count--;
-    if (table.size === 0) {
-      this.callers.delete(this.ringKeys[this.head] as string);
+    if (table.calls.size === 0) {
+      this.callers.delete(table.key);
       if (this.lastTable === table) {
         this.lastTable = undefined;
         this.lastFrom = undefined;
       }
     }
-    this.ringKeys[this.head] = undefined;
     this.ringTables[this.head] = undefined;
   }
 }

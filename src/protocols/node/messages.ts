@@ -103,13 +103,35 @@ function encodeNames(gid: string, service: string, method: string): Names {
   return names;
 }
 
+/**
+ * Envelopes are carved out of shared chunks, like the serializer's documents: a fresh Uint8Array over 64
+ * bytes is an off-heap allocation V8 makes slowly and collects late. A chunk is never written again
+ * once a view into it is out. What retains envelopes (calls in flight, the callee's recent replies) pins
+ * at most its chunks: 4,096 remembered replies of up to `carvedBytesMax` pin at most 4 MiB.
+ */
+const chunkBytes = 16_384;
+const carvedBytesMax = 1_024;
+let chunk = new Uint8Array(chunkBytes);
+let chunkUsed = 0;
+
+function allocate(length: number): Uint8Array {
+  if (length > carvedBytesMax) return new Uint8Array(length);
+  if (chunkUsed + length > chunkBytes) {
+    chunk = new Uint8Array(chunkBytes);
+    chunkUsed = 0;
+  }
+  const bytes = chunk.subarray(chunkUsed, chunkUsed + length);
+  chunkUsed += length;
+  return bytes;
+}
+
 /** Encodes a call; a name longer than `nameBytesMax` is a coded error. */
 export function encodeCall(epoch: number, seq: number, gid: string, service: string, method: string, argsBytes: Uint8Array): Uint8Array | DistError {
   const names = encodeNames(gid, service, method).bytes;
   if (names === undefined) {
     return new DistError('E_NODE_BAD_NAME', `gid, service and method must be 1 to ${nameBytesMax} bytes`, { gid, service, method });
   }
-  const bytes = new Uint8Array(idBytes + names.length + argsBytes.length);
+  const bytes = allocate(idBytes + names.length + argsBytes.length);
   writeIds(bytes, callTag, epoch, seq);
   bytes.set(names, idBytes);
   bytes.set(argsBytes, idBytes + names.length);
@@ -117,7 +139,7 @@ export function encodeCall(epoch: number, seq: number, gid: string, service: str
 }
 
 export function encodeReply(epoch: number, seq: number, resultBytes: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(idBytes + resultBytes.length);
+  const bytes = allocate(idBytes + resultBytes.length);
   writeIds(bytes, replyTag, epoch, seq);
   bytes.set(resultBytes, idBytes);
   return bytes;
