@@ -7,6 +7,7 @@ import { DistError } from '../../lib/errors.js';
 import { DistNode, isNodeAddress, type NodeConfig, type NodeOptions } from '../node/index.js';
 import { parseGroup, parseGroupConfig } from './core.js';
 import { GroupsLayer, type GroupsOptions } from './layer.js';
+import { installLayerWorker } from '../mapreduce/service.js';
 
 export interface NodeProgramArgs extends NodeOptions, GroupsOptions {
   /** Groups this node knows from boot (a restart gets them again). */
@@ -25,6 +26,7 @@ export function createNodeProgram(env: Env, args: unknown): NodeProgram {
   const parsed = parseArgs(args);
   const node = new DistNode(env, parsed);
   const layer = new GroupsLayer(node, parsed);
+  installLayerWorker(layer); // the local `mr` service, so `distribution[gid].mr.exec` can reach every member
   for (const { config, group } of parsed.groups ?? []) {
     const c = parseGroupConfig(config);
     const g = parseGroup(group);

@@ -10,6 +10,7 @@ import {
 } from '../node/index.js';
 import { aggregateStatus, parseGroupConfig, toWireConfig } from './core.js';
 import type { FanOutCallback, GroupsLayer } from './layer.js';
+import { mrGroupService } from '../mapreduce/service.js';
 
 /** A fan-out callback as a course callback: `(errors, values)` in the `(err, value)` slots. */
 function asCallback(reply: Callback): FanOutCallback {
@@ -100,6 +101,7 @@ export function createGroupServices(layer: GroupsLayer, gid: string): Record<str
     routes: routesService(layer, gid),
     groups: groupsService(layer, gid),
     gossip: gossipService(layer, gid),
+    mr: mrGroupService(layer, gid),
     mem: placeholderService('mem', storageMethods, storageArities),
     store: placeholderService('store', storageMethods, storageArities),
   };

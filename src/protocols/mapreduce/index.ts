@@ -45,6 +45,7 @@
 export { engineAccess, type DoneCallback, type EngineName, type KvAccess, type Rpc } from './access.js';
 export { checkSpec, Job, mrOptionsDefault, roundsMax, type CoordinatorHost, type MrOptions, type MrSpec } from './coordinator.js';
 export { partitionOf, RoundTable, userErrorCodes, type Action, type MapAction, type ReduceAction, type RoundConfig, type RoundOutcome, type Source } from './core.js';
-export { createMrNode, execJob, installWorker, mapReduce, mrGroupService, mrProgramName, nodeRpc, routedPutOut, type MrNodeHandle, type MrProgramArgs } from './program.js';
+export { createMrNode, mrProgramName, type MrNodeHandle, type MrProgramArgs } from './program.js';
+export { execJob, installLayerWorker, installWorker, mapReduce, mrGroupService, nodeRpc, routedPutOut, type MrParts } from './service.js';
 export { aggregate, callUser, groupPairs, mapPairs, type CallBudget, type Pair } from './user.js';
 export { MrWorker, mrService, outputGid, shuffleGid, type MapRequest, type ReduceRequest, type ShuffleRequest } from './worker.js';

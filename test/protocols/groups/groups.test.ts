@@ -63,7 +63,7 @@ describe('groups (simulator)', () => {
 
     it('put creates the group services; del removes them', () => {
       run((cb) => local('n1', 'groups').put!('g1', groupOf('n1'), cb));
-      expect(c.layer('n1').servicesFor('g1')).to.have.keys(['comm', 'status', 'routes', 'groups', 'gossip', 'mem', 'store']);
+      expect(c.layer('n1').servicesFor('g1')).to.have.keys(['comm', 'status', 'routes', 'groups', 'gossip', 'mr', 'mem', 'store']);
       run((cb) => local('n1', 'groups').del!('g1', cb));
       expect(c.layer('n1').servicesFor('g1')).to.equal(undefined);
     });

@@ -3,7 +3,9 @@
 import { expect } from 'chai';
 import { hasCode } from '../../../src/lib/errors.js';
 import { callUser, execJob, mapReduce, outputGid, shuffleGid, type Job } from '../../../src/protocols/mapreduce/index.js';
-import { settle } from '../helpers.js';
+import { settle, simCluster } from '../helpers.js';
+import { sidOf } from '../../../src/protocols/node/index.js';
+import { encode } from '../../../src/serialize/index.js';
 import { sequentialReference } from '../../../src/sim/workloads/mapreduce.js';
 import { asObject, gid, handle, mrCluster, runJob } from './helpers.js';
 
@@ -155,5 +157,22 @@ describe('mapreduce jobs (simulator)', () => {
       await Promise.resolve();
     }
     expect(asObject(results ?? [])).to.deep.equal(expected);
+  });
+});
+
+describe('mapreduce group service (course style)', () => {
+  it('distribution[gid].mr.exec(spec, cb) on `node` programs reads the group store and answers the results', () => {
+    const c = simCluster(['n1', 'n2', 'n3']);
+    const group = Object.fromEntries(['n1', 'n2', 'n3'].map((id) => [sidOf(id), { ip: id, port: 0 }]));
+    for (const id of ['n1', 'n2', 'n3']) c.layer(id).table.put({ gid: 'g' }, group);
+    // Input written straight to each node's store (the course's store.put would route it the same way).
+    Object.entries(docs).forEach(([k, v], i) => {
+      const id = `n${(i % 3) + 1}`;
+      (c.node(id).env.disk as { write: Function }).write([{ key: `kv/g\0${k}`, value: encode(v) }], () => undefined);
+    });
+    const mr = c.layer('n2').servicesFor('g')?.mr as { exec: (spec: unknown, cb: (e: Error | null, v?: unknown) => void) => void };
+    const [err, results] = settle<Record<string, unknown>[]>(c.sim, (cb) => mr.exec(wordCount, cb));
+    expect(err).to.equal(null);
+    expect(asObject(results)).to.deep.equal(expected);
   });
 });
