@@ -114,6 +114,14 @@ export class Job {
     });
   }
 
+  /** A failure detector (membership, or a launcher that saw the process die) says `node` is down:
+   * its attempts fail now and its partitions move, instead of waiting for deadlines (§3.3). */
+  nodeDown(node: NodeId): void {
+    if (this.finished) return;
+    this.table?.nodeDown(node, this.host.env.clock.now());
+    this.drive();
+  }
+
   // ------------------------------------------------------------------ locate
 
   /** Asks every member which of the job's keys it holds, retrying silent members (bounded). Once every
@@ -275,7 +283,7 @@ export class Job {
   private dropIntermediates(): void {
     const gids: string[] = [];
     for (let r = 0; r <= this.round; r++) for (let p = 0; p < this.partitions; p++) gids.push(shuffleGid(this.id, r, p), outputGid(this.id, r, p));
-    for (const node of this.members) this.host.rpc.call(node, 'drop', [gids], this.options.locateCallMs, () => undefined);
+    for (const node of this.members) this.host.rpc.call(node, 'drop', [this.id, gids], this.options.locateCallMs, () => undefined);
   }
 }
 

@@ -275,6 +275,25 @@ export class RoundTable {
     this.reassign(reduce);
   }
 
+  /** A failure detector says `node` is down: its live attempts fail, and the partitions it owns and
+   * has not finished move to other members (their map output is re-shipped). */
+  nodeDown(node: NodeId, nowMs: Millis): void {
+    this.suspect(node, nowMs);
+    for (const task of this.maps.values()) {
+      for (const a of task.attempts) {
+        if (!a.live || a.node !== node) continue;
+        a.live = false;
+        task.failures++;
+      }
+    }
+    for (const reduce of this.reduces) {
+      if (reduce.done || reduce.owner !== node) continue;
+      for (const a of reduce.attempts) a.live = false;
+      reduce.failures++;
+      this.reassign(reduce);
+    }
+  }
+
   // ------------------------------------------------------------------ scheduling
 
   private nextMap(task: MapTask, nowMs: Millis): MapAction | undefined {

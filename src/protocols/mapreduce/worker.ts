@@ -5,7 +5,7 @@
  *   shuffle(req)      keep one batch of map output (mem or store), reply once it is durable
  *   reduce(req)       read the manifest's batches in order, reduce per key, keep / return the outputs
  *   put(gid, pairs)   write final outputs into this node's store for gid (`out`)
- *   drop(job, gids)   delete a finished job's intermediates
+ *   drop(job, gids)   delete a finished job's intermediates and the map outputs kept for it
  * Requests are validated; a user function's failure answers a coded error naming its key (user.ts);
  * nothing a request carries can throw out of a handler.
  */
@@ -23,6 +23,10 @@ export const shuffleInFlightMax = 16;
 /** Sends of one batch before the attempt fails with E_MR_SHUFFLE_FAILED (the node layer times each). */
 export const shuffleSendsMax = 3;
 export const shuffleCallMsDefault = 2_000;
+/** Map outputs a worker keeps (per job, round and task) so a re-shipment after a reducer moved does
+ * not map again (the paper keeps map output on the mapper's local disk, §3.1); bounded by tasks and pairs. */
+export const mapOutputsKeptMax = 4_096;
+export const mapOutputPairsKeptMax = 4_000_000;
 
 export interface UserBudget {
   readonly callMsMax: number;
@@ -77,7 +81,9 @@ export const batchName = (task: string, attempt: number, seq: number): string =>
 const engineFor = (memory: boolean): EngineName => (memory ? 'mem' : 'store');
 
 export class MrWorker {
-  readonly stats = { maps: 0, reduces: 0, batchesSent: 0, batchesKept: 0, userErrors: 0 };
+  readonly stats = { maps: 0, mapsFromKept: 0, reduces: 0, batchesSent: 0, batchesKept: 0, userErrors: 0 };
+  private readonly mapOutputs = new Map<string, Map<number, Pair[]>>();
+  private mapOutputPairs = 0;
 
   constructor(
     private readonly env: Env,
@@ -95,7 +101,7 @@ export class MrWorker {
         if (typeof gid !== 'string' || !Array.isArray(pairs)) return reply(badRequest('put', 'gid, pairs'));
         this.access.write('store', gid, pairs as Pair[], (err) => reply(err, pairs.length));
       }),
-      drop: defineMethod(1, ([gids], reply) => this.guarded(reply, () => this.drop(gids as string[], reply))),
+      drop: defineMethod(2, ([job, gids], reply) => this.guarded(reply, () => this.drop(job as string, gids as string[], reply))),
     };
   }
 
@@ -113,12 +119,27 @@ export class MrWorker {
   private map(req: MapRequest, reply: Callback): void {
     checkMapRequest(req);
     this.stats.maps++;
-    const budget = this.budget(req.budget);
-    const pairs = this.runMap(req, budget);
-    if (pairs instanceof DistError) return this.userFailed(reply, pairs);
-    const buckets = this.partition(req, pairs, budget);
-    if (buckets instanceof DistError) return this.userFailed(reply, buckets);
-    this.ship(req, buckets, reply);
+    const outputKey = `${req.job}/${req.round}/${req.task}`;
+    let buckets = this.mapOutputs.get(outputKey);
+    if (buckets !== undefined) this.stats.mapsFromKept++;
+    else {
+      const budget = this.budget(req.budget);
+      const pairs = this.runMap(req, budget);
+      if (pairs instanceof DistError) return this.userFailed(reply, pairs);
+      const computed = this.partition(req, pairs, budget);
+      if (computed instanceof DistError) return this.userFailed(reply, computed);
+      this.keepOutput(outputKey, computed);
+      buckets = computed;
+    }
+    this.ship(req, new Map(req.partitions.map((p) => [p, buckets?.get(p) ?? []])), reply);
+  }
+
+  private keepOutput(key: string, buckets: Map<number, Pair[]>): void {
+    let pairs = 0;
+    for (const bucket of buckets.values()) pairs += bucket.length;
+    if (this.mapOutputs.size >= mapOutputsKeptMax || this.mapOutputPairs + pairs > mapOutputPairsKeptMax) return;
+    this.mapOutputs.set(key, buckets);
+    this.mapOutputPairs += pairs;
   }
 
   private runMap(req: MapRequest, budget: CallBudget): Pair[] | DistError {
@@ -138,14 +159,11 @@ export class MrWorker {
     return pairs;
   }
 
-  /** Splits map output by partition (only the partitions asked for) and runs the combiner on each (§4.3). */
+  /** Splits map output into every partition and runs the combiner on each (§4.3). */
   private partition(req: MapRequest, pairs: readonly Pair[], budget: CallBudget): Map<number, Pair[]> | DistError {
-    const wanted = new Set(req.partitions);
-    const buckets = new Map<number, Pair[]>(req.partitions.map((p) => [p, []]));
-    for (const pair of pairs) {
-      const p = partitionOf(pair[0], req.partitionCount);
-      if (wanted.has(p)) (buckets.get(p) as Pair[]).push(pair);
-    }
+    const buckets = new Map<number, Pair[]>();
+    for (let p = 0; p < req.partitionCount; p++) buckets.set(p, []);
+    for (const pair of pairs) (buckets.get(partitionOf(pair[0], req.partitionCount)) as Pair[]).push(pair);
     if (req.compact === null) return buckets;
     for (const [p, bucket] of buckets) {
       const combined = aggregate('compact', req.compact, groupPairs(bucket), budget);
@@ -243,8 +261,13 @@ export class MrWorker {
     return missing.length > 0 ? missing : groups;
   }
 
-  private drop(gids: string[], reply: Callback): void {
-    assert(Array.isArray(gids), 'drop needs gids');
+  private drop(job: string, gids: string[], reply: Callback): void {
+    assert(typeof job === 'string' && Array.isArray(gids), 'drop needs a job and gids');
+    for (const [key, buckets] of [...this.mapOutputs]) {
+      if (!key.startsWith(`${job}/`)) continue;
+      for (const bucket of buckets.values()) this.mapOutputPairs -= bucket.length;
+      this.mapOutputs.delete(key);
+    }
     let left = gids.length * 2;
     if (left === 0) return reply(null, 0);
     for (const gid of gids) {

@@ -90,6 +90,17 @@ describe('mapreduce core: RoundTable', () => {
     expect(again.map((m) => [m.task, m.partitions])).to.deep.equal([['m000001', [0]]]);
   });
 
+  it('nodeDown: attempts there fail at once and its partitions move', () => {
+    const t = new RoundTable(config());
+    t.addMapTask(source(['a', 'b']));
+    const [m1] = maps(t.poll(0));
+    t.nodeDown('a', 10);
+    const again = maps(t.poll(11));
+    expect(again.map((m) => m.node)).to.deep.equal(['b']);
+    expect(again[0]?.owners[0]).to.equal('b');
+    expect(m1?.owners[0]).to.equal('a');
+  });
+
   it('fails at once on a user-function error, keeping its key', () => {
     const t = new RoundTable(config());
     t.addMapTask(source(['a']));
