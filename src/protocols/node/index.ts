@@ -4,9 +4,10 @@
  *
  * Guarantees:
  * - Every call completes exactly once: with the remote method's `(err, value)`, or with a coded error
- *   (E_NODE_TIMEOUT after `callTimeoutMs` per attempt, E_NODE_PEER_DOWN when told the peer is dead,
- *   E_NODE_BUSY beyond `callsInFlightMax`, E_NODE_ARGS_UNENCODABLE, E_NODE_STOPPED). A late, duplicated
- *   or stale reply is dropped and counted (`stats.repliesUnknown`).
+ *   (E_NODE_TIMEOUT after `callTimeoutMs` per attempt, at most `callTimeoutSlackMs` later: one sweep
+ *   timer per node; E_NODE_PEER_DOWN when told the peer is dead, E_NODE_BUSY beyond `callsInFlightMax`,
+ *   E_NODE_ARGS_UNENCODABLE, E_NODE_STOPPED). A late, duplicated or stale reply is dropped and counted
+ *   (`stats.repliesUnknown`).
  * - At most once per remembered call: a callee runs a given (caller, epoch, seq) once while it is among
  *   its last `recentCallsMax` calls; duplicates get the cached reply. Only idempotent methods
  *   (status.get, routes.get, groups.get, mem/store.get, or `{idempotent: true}`) are retried, at most
@@ -74,6 +75,6 @@ export { arityOf, defineMethod, invokeMethod, isIdempotent, type Callback, type 
 export { currentNode, isRpcId, rpcStub, setProcessNode, withCurrentNode, type RpcCaller } from './rpc.js';
 export { checkMessage, checkRemote, idempotentByDefault, placeholderService, statusValue, storageArities, storageMethods } from './services.js';
 export {
-  DistNode, callRetriesMaxDefault, callTimeoutMsDefault, callsInFlightMaxDefault, nodeProgramName, recentCallsMaxDefault, stopAfterReplyMs,
+  DistNode, callRetriesMaxDefault, callTimeoutMsDefault, callTimeoutSlackMs, callsInFlightMaxDefault, nodeProgramName, recentCallsMaxDefault, stopAfterReplyMs,
   type CallOptions, type HeapFigures, type NodeConfig, type NodeOptions, type NodeStats,
 } from './node.js';
