@@ -28,6 +28,8 @@ export interface KvAccess {
 export interface Rpc {
   /** Calls `mr.<method>(...args)` on `node` (this node included); answers once. */
   call(node: NodeId, method: string, args: readonly unknown[], timeoutMs: Millis, callback: Callback): void;
+  /** A failure detector says `node` is down: calls waiting on it fail now. */
+  peerDown(node: NodeId): void;
 }
 
 /** A KvAccess over local engines; writes go in chunks of at most writeOpsMax ops, one after another. */

@@ -118,6 +118,8 @@ export class Job {
    * its attempts fail now and its partitions move, instead of waiting for deadlines (§3.3). */
   nodeDown(node: NodeId): void {
     if (this.finished) return;
+    this.host.rpc.peerDown(node);
+    for (const member of this.members) if (member !== node) this.host.rpc.call(member, 'down', [node], this.options.locateCallMs, () => undefined);
     this.table?.nodeDown(node, this.host.env.clock.now());
     this.drive();
   }

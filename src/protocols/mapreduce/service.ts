@@ -20,6 +20,7 @@ export function nodeRpc(node: DistNode): Rpc {
     call: (to, method, args, timeoutMs, callback) => (to === node.id
       ? node.invokeLocal('local', mrService, method, args, callback)
       : node.callRemote(to, mrService, method, args, callback, { timeoutMs, idempotent: false })),
+    peerDown: (id) => node.peerDown(id),
   };
 }
 

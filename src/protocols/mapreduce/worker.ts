@@ -5,6 +5,7 @@
  *   shuffle(req)      keep one batch of map output (mem or store), reply once it is durable
  *   reduce(req)       read the manifest's batches in order, reduce per key, keep / return the outputs
  *   put(gid, pairs)   write final outputs into this node's store for gid (`out`)
+ *   down(node)        a failure detector's verdict, relayed by the coordinator: calls to node fail now
  *   drop(job, gids)   delete a finished job's intermediates and the map outputs kept for it
  * Requests are validated; a user function's failure answers a coded error naming its key (user.ts);
  * nothing a request carries can throw out of a handler.
@@ -100,6 +101,11 @@ export class MrWorker {
       put: defineMethod(2, ([gid, pairs], reply) => {
         if (typeof gid !== 'string' || !Array.isArray(pairs)) return reply(badRequest('put', 'gid, pairs'));
         this.access.write('store', gid, pairs as Pair[], (err) => reply(err, pairs.length));
+      }),
+      /** The coordinator relays a failure detector's verdict, so shipments to a dead owner fail now. */
+      down: defineMethod(1, ([node], reply) => {
+        if (typeof node === 'string' && node !== this.env.nodeId) this.rpc.peerDown(node);
+        reply(null, null);
       }),
       drop: defineMethod(2, ([job, gids], reply) => this.guarded(reply, () => this.drop(job as string, gids as string[], reply))),
     };
@@ -212,7 +218,8 @@ export class MrWorker {
     this.stats.batchesSent++;
     // Keeping a batch is idempotent (same name, same pairs), so a resend after a lost reply is safe.
     this.rpc.call(owner, 'shuffle', [request], timeoutMs, (err) => {
-      if (err === null || sendNo === shuffleSendsMax || (err as DistError).code === 'E_MR_BAD_REQUEST') return onDone(err);
+      const final = err === null || sendNo === shuffleSendsMax || ['E_MR_BAD_REQUEST', 'E_NODE_PEER_DOWN'].includes((err as DistError).code);
+      if (final) return onDone(err);
       this.sendBatch(owner, request, timeoutMs, sendNo + 1, onDone);
     });
   }

@@ -1,0 +1,275 @@
+/**
+ * MapReduce word count over a real text corpus, on the real runtime: worker processes on loopback
+ * (child processes running the `node` program, each with its own LMDB), driven by a coordinator node
+ * in this process. Same run, same input:
+ *   - coreutils: `LC_ALL=C tr -cs A-Za-z '\n' | LC_ALL=C sort | uniq -c` over the concatenated corpus;
+ *   - a single-process JavaScript count (split on non-letters, one Map);
+ *   - `mr.exec` word count on 1, 2 and 3 workers (input spread over them, intermediates in mem);
+ *   - the same job on 3 workers with every chunk on 2 of them, clean and with one worker SIGKILLed
+ *     half-way (the launcher's exit event plays the failure detector: `job.nodeDown`).
+ * Every MapReduce answer is checked to equal the single-process count (and that count to coreutils').
+ *
+ * Corpus: the HTML (tags, scripts and styles stripped) and reST sources of Debian's python3.11-doc,
+ * installed here with apt-get when missing (as root; otherwise the command is printed). Word = maximal
+ * run of ASCII letters, case kept (what `tr -cs A-Za-z` splits on). Throughput = corpus bytes / job
+ * time; loading the store is not timed. Run: `npm run build && npm run bench:mapreduce`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createRuntime, launchNode, type Address, type Directory, type LaunchedNode, type Runtime } from '../src/runtime/index.js';
+import { createNodeProgram, type GroupsLayer } from '../src/protocols/groups/index.js';
+import { execJob, type Job, type MrOptions, type MrSpec } from '../src/protocols/mapreduce/index.js';
+import type { DistNode } from '../src/protocols/node/index.js';
+import { printTable, ratio, writeResult } from './harness.js';
+
+const docRoot = '/usr/share/doc/python3.11/html';
+const corpusBytesMin = 20 * 1024 * 1024;
+/** Store values stay far below the store's 512 KiB value limit. */
+const chunkCharsMax = 128 * 1024;
+/** One load call carries at most this much text (the transport's payload limit is 4 MiB). */
+const loadCallCharsMax = 2 * 1024 * 1024;
+const runsPerConfig = Number(process.env.BENCH_MR_RUNS ?? 3);
+const host = '127.0.0.1';
+const basePort = 47_100 + Math.floor(Math.random() * 500);
+const workerIds = ['w1', 'w2', 'w3'];
+/** Worker counts to time (BENCH_MR_WORKERS=3 to run one); the kill run always uses all three. */
+const workerCounts = (process.env.BENCH_MR_WORKERS ?? '1,2,3').split(',').map(Number);
+
+type Doc = [string, string];
+
+// ------------------------------------------------------------------ corpus
+
+function ensureDocs(): void {
+  if (existsSync(docRoot)) return;
+  if (process.getuid?.() !== 0) {
+    process.stderr.write(`corpus missing: run as root: apt-get update && apt-get install -y python3.11-doc\n`);
+    process.exit(2);
+  }
+  process.stdout.write('installing python3.11-doc (apt-get) ...\n');
+  const install = () => spawnSync('apt-get', ['install', '-y', 'python3.11-doc'], { stdio: 'ignore' }).status === 0;
+  if (!install()) {
+    spawnSync('apt-get', ['update'], { stdio: 'ignore' });
+    if (!install()) throw new Error('apt-get install -y python3.11-doc failed');
+  }
+}
+
+function filesUnder(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) filesUnder(path, out);
+    else if (name.endsWith('.html') || name.endsWith('.txt')) out.push(path);
+  }
+  return out;
+}
+
+function stripHtml(html: string): string {
+  return html
+    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&(nbsp|amp|lt|gt|quot|#39|para|#x27);/g, ' ');
+}
+
+/** Documents of at most chunkCharsMax characters (split at a space), in file order. */
+function loadCorpus(): { docs: Doc[]; bytes: number; file: string } {
+  ensureDocs();
+  const docs: Doc[] = [];
+  let bytes = 0;
+  for (const path of filesUnder(docRoot)) {
+    const raw = readFileSync(path, 'utf8');
+    const text = path.endsWith('.html') ? stripHtml(raw) : raw;
+    for (let i = 0, part = 0; i < text.length; part++) {
+      let end = Math.min(text.length, i + chunkCharsMax);
+      if (end < text.length) end = Math.max(text.lastIndexOf(' ', end) + 1, i + 1);
+      docs.push([`${path.slice(docRoot.length + 1)}#${part}`, text.slice(i, end)]);
+      i = end;
+    }
+    bytes += Buffer.byteLength(text);
+  }
+  if (bytes < corpusBytesMin) throw new Error(`corpus is ${bytes} bytes, under ${corpusBytesMin}`);
+  const file = join(tmpdir(), 'distribution-mr-corpus.txt');
+  writeFileSync(file, docs.map(([, t]) => t).join('\n'));
+  return { docs, bytes, file };
+}
+
+// ------------------------------------------------------------------ peers
+
+function coreutilsCount(file: string): { ms: number; counts: Map<string, number> } {
+  const start = performance.now();
+  const run = spawnSync('sh', ['-c', `LC_ALL=C tr -cs A-Za-z '\\n' < ${file} | LC_ALL=C sort | uniq -c`], { maxBuffer: 1 << 30, encoding: 'utf8' });
+  const ms = performance.now() - start;
+  if (run.status !== 0) throw new Error(`coreutils pipeline failed: ${run.stderr}`);
+  const counts = new Map<string, number>();
+  for (const line of run.stdout.split('\n')) {
+    const m = /^\s*(\d+) ([A-Za-z]+)$/.exec(line);
+    if (m !== null) counts.set(m[2] as string, Number(m[1]));
+  }
+  return { ms, counts };
+}
+
+function jsCount(docs: readonly Doc[]): { ms: number; counts: Map<string, number> } {
+  const start = performance.now();
+  const counts = new Map<string, number>();
+  for (const [, text] of docs) for (const w of text.split(/[^A-Za-z]+/)) if (w !== '') counts.set(w, (counts.get(w) ?? 0) + 1);
+  return { ms: performance.now() - start, counts };
+}
+
+// ------------------------------------------------------------------ cluster
+
+interface Cluster {
+  readonly runtime: Runtime;
+  readonly node: DistNode;
+  readonly workers: Map<string, LaunchedNode>;
+  readonly dataRoot: string;
+}
+
+async function startCluster(): Promise<Cluster> {
+  const dataRoot = mkdtempSync(join(tmpdir(), 'distribution-bench-mr-'));
+  const directory: Directory = new Map(workerIds.map((id, i) => [id, { host, port: basePort + i } as Address]));
+  directory.set('c0', { host, port: basePort + 9 });
+  const workers = new Map<string, LaunchedNode>();
+  await Promise.all(workerIds.map((id, i) => new Promise<void>((resolve, reject) => {
+    workers.set(id, launchNode({
+      id, program: 'node', args: { antiEntropyMs: 0, callTimeoutMs: 60_000 }, dataDir: join(dataRoot, id), listen: { host, port: basePort + i }, directory, stdio: 'inherit',
+    }, { onUp: resolve, onExit: (code, _signal, failure) => failure !== undefined && reject(failure ?? new Error(`worker ${id} exited ${code}`)) }));
+  })));
+  const runtime = await createRuntime({ nodeId: 'c0', dataDir: join(dataRoot, 'c0'), listen: { host, port: basePort + 9 }, directory, seed: 'bench-mr' });
+  const node = (runtime.run(createNodeProgram, { antiEntropyMs: 0, callTimeoutMs: 60_000 }).inspect?.() as GroupsLayer).node;
+  return { runtime, node, workers, dataRoot };
+}
+
+async function stopCluster(c: Cluster): Promise<void> {
+  await Promise.all([...c.workers.values()].map((w) => w.stop()));
+  await c.runtime.close();
+  rmSync(c.dataRoot, { recursive: true, force: true });
+}
+
+function call(node: DistNode, to: string, method: string, args: unknown[]): Promise<unknown> {
+  return node.call(to, 'mr', method, args, { timeoutMs: 120_000, idempotent: false });
+}
+
+/** Puts each document on `copies` of `workers` (round robin), in calls of at most loadCallCharsMax. */
+async function load(node: DistNode, gid: string, docs: readonly Doc[], workers: readonly string[], copies: number): Promise<void> {
+  const perWorker = new Map<string, Doc[]>(workers.map((w) => [w, []]));
+  docs.forEach((doc, i) => {
+    for (let c = 0; c < copies; c++) perWorker.get(workers[(i + c) % workers.length] as string)?.push(doc);
+  });
+  await Promise.all([...perWorker].map(async ([worker, mine]) => {
+    for (let i = 0; i < mine.length;) {
+      const batch: Doc[] = [];
+      let chars = 0;
+      while (i < mine.length && (batch.length === 0 || chars + (mine[i] as Doc)[1].length <= loadCallCharsMax)) {
+        chars += (mine[i] as Doc)[1].length;
+        batch.push(mine[i++] as Doc);
+      }
+      await call(node, worker, 'put', [gid, batch]);
+    }
+  }));
+}
+
+// ------------------------------------------------------------------ the job
+
+/** In-mapper combining: one `{word: count}` object per document (COURSE-API allows any object). */
+const wordCount = (keys: string[]): MrSpec => ({
+  keys,
+  memory: true,
+  map: (_doc: string, text: string) => {
+    const counts: Record<string, number> = Object.create(null);
+    for (const w of text.split(/[^A-Za-z]+/)) if (w !== '') counts[w] = (counts[w] ?? 0) + 1;
+    return counts;
+  },
+  compact: (w: string, counts: number[]) => ({ [w]: counts.reduce((a, b) => a + b, 0) }),
+  reduce: (w: string, counts: number[]) => ({ [w]: counts.reduce((a, b) => a + b, 0) }),
+});
+
+const options: Partial<MrOptions> = {
+  partitionsPerMember: 4, mapTaskKeysMax: 24, taskTimeoutMs: 60_000, backupAfterMs: 0, batchPairsMax: 20_000,
+  budget: { callMsMax: 60_000, taskMsMax: 120_000 }, locateCallMs: 10_000, shuffleCallMs: 2_000,
+};
+
+function runJob(node: DistNode, gid: string, members: readonly string[], keys: string[], onStart?: (job: Job) => void): Promise<{ ms: number; counts: Map<string, number> }> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const job = execJob(node, gid, members, wordCount(keys), (err, value) => {
+      if (err !== null) return reject(err);
+      const counts = new Map<string, number>();
+      for (const r of value as Record<string, number>[]) for (const k in r) counts.set(k, r[k] as number);
+      resolve({ ms: performance.now() - start, counts });
+    }, options);
+    if (job !== undefined) onStart?.(job);
+  });
+}
+
+function sameCounts(a: Map<string, number>, b: Map<string, number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const mbps = (bytes: number, ms: number): number => bytes / 1024 / 1024 / (ms / 1000);
+
+async function main(): Promise<void> {
+  const corpus = loadCorpus();
+  const keys = corpus.docs.map(([k]) => k);
+  process.stdout.write(`corpus: ${corpus.docs.length} documents, ${(corpus.bytes / 1024 / 1024).toFixed(1)} MiB (${corpus.file})\n`);
+  const coreutils = coreutilsCount(corpus.file);
+  const js = jsCount(corpus.docs);
+  const jsAgrees = sameCounts(js.counts, coreutils.counts);
+  const cluster = await startCluster();
+  const rows: Record<string, string>[] = [];
+  const figures: Record<string, unknown> = { cpus: availableParallelism(), loadAverage: loadavg(), corpusBytes: corpus.bytes, documents: corpus.docs.length, distinctWords: js.counts.size, jsEqualsCoreutils: jsAgrees };
+  const row = (name: string, ms: number, correct: boolean | string): void => {
+    rows.push({ run: name, seconds: (ms / 1000).toFixed(2), 'MB/s': mbps(corpus.bytes, ms).toFixed(1), 'vs coreutils': ratio(coreutils.ms, ms), output: String(correct) });
+  };
+  row('coreutils tr|sort|uniq -c', coreutils.ms, 'reference');
+  row('JavaScript, one process', js.ms, jsAgrees ? 'equal' : 'DIFFERS');
+  try {
+    const clean: number[] = [];
+    for (const n of workerCounts) {
+      const members = workerIds.slice(0, n);
+      await load(cluster.node, `wc${n}`, corpus.docs, members, 1);
+      const times: number[] = [];
+      let equal = true;
+      for (let r = 0; r < runsPerConfig; r++) {
+        const result = await runJob(cluster.node, `wc${n}`, members, keys);
+        times.push(result.ms);
+        equal &&= sameCounts(result.counts, js.counts);
+      }
+      clean.push(median(times));
+      row(`mr.exec, ${n} worker${n > 1 ? 's' : ''}`, median(times), equal ? 'equal' : 'DIFFERS');
+      figures[`workers${n}`] = { msMedian: median(times), runsMs: times, mbps: mbps(corpus.bytes, median(times)), equal };
+    }
+    await load(cluster.node, 'wcr', corpus.docs, workerIds, 2);
+    const replicated = await runJob(cluster.node, 'wcr', workerIds, keys);
+    row('mr.exec, 3 workers, 2 copies', replicated.ms, sameCounts(replicated.counts, js.counts) ? 'equal' : 'DIFFERS');
+    const killed = await runJob(cluster.node, 'wcr', workerIds, keys, (job) => {
+      setTimeout(() => {
+        const victim = cluster.workers.get('w3') as LaunchedNode;
+        victim.child.once('exit', () => job.nodeDown('w3'));
+        victim.child.kill('SIGKILL');
+      }, replicated.ms / 2);
+    });
+    const killedEqual = sameCounts(killed.counts, js.counts);
+    row('  same, w3 killed half-way', killed.ms, killedEqual ? 'equal' : 'DIFFERS');
+    Object.assign(figures, {
+      coreutilsMs: coreutils.ms, jsMs: js.ms,
+      ...(clean.length === 3 ? {
+        speedup1to2: (clean[0] as number) / (clean[1] as number), speedup1to3: (clean[0] as number) / (clean[2] as number),
+        twoWorkersVsCoreutils: coreutils.ms / (clean[1] as number), threeWorkersVsCoreutils: coreutils.ms / (clean[2] as number),
+      } : {}),
+      replicatedMs: replicated.ms, killedMs: killed.ms, killedOverClean: killed.ms / replicated.ms, killedEqual,
+    });
+  } finally {
+    await stopCluster(cluster);
+  }
+  printTable(rows);
+  if (figures.speedup1to2 !== undefined) process.stdout.write(`speedup 1 -> 2 workers: ${(figures.speedup1to2 as number).toFixed(2)}x (target 1.6x); 1 -> 3: ${(figures.speedup1to3 as number).toFixed(2)}x\n`);
+  process.stdout.write(`machine: ${availableParallelism()} cpus, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  process.stdout.write(`kill half-way: ${(figures.killedOverClean as number).toFixed(2)}x the clean run (target <= 1.25x), output ${figures.killedEqual ? 'identical' : 'DIFFERENT'}\n`);
+  process.stdout.write(`wrote ${writeResult('mapreduce', figures)}\n`);
+}
+
+await main();
