@@ -52,20 +52,29 @@ export function callUser(kind: UserFnKind, fn: Function, key: string, arg: unkno
   return out;
 }
 
-/** Appends the pairs of one `{k: v}` object; false when `out` is not a plain object. */
-function pushObject(out: unknown, into: Pair[]): boolean {
+/** Calls `visit` on each pair of one `{k: v}` object; false when `out` is not a plain object. */
+function visitObject(out: unknown, visit: (k: string, v: unknown) => void): boolean {
   if (typeof out !== 'object' || out === null || Array.isArray(out)) return false;
-  for (const k of Object.keys(out)) into.push([k, (out as Record<string, unknown>)[k]]);
+  for (const k in out) if (Object.hasOwn(out, k)) visit(k, (out as Record<string, unknown>)[k]);
   return true;
 }
 
-/** Map answers `{k: v}` or an array of them (COURSE-API); anything else is E_MR_MAP_SHAPE. */
-export function mapPairs(out: unknown, key: string, into: Pair[]): DistError | undefined {
+function pushObject(out: unknown, into: Pair[]): boolean {
+  return visitObject(out, (k, v) => into.push([k, v]));
+}
+
+/** Map answers `{k: v}` or an array of them (COURSE-API); anything else is E_MR_MAP_SHAPE. Each pair
+ * goes to `visit` as it is found (no intermediate list). */
+export function visitMapOutput(out: unknown, key: string, visit: (k: string, v: unknown) => void): DistError | undefined {
   if (Array.isArray(out)) {
-    for (const item of out) if (!pushObject(item, into)) return shapeError('map', key, item, 'an object {k: v} or an array of them');
+    for (const item of out) if (!visitObject(item, visit)) return shapeError('map', key, item, 'an object {k: v} or an array of them');
     return undefined;
   }
-  return pushObject(out, into) ? undefined : shapeError('map', key, out, 'an object {k: v} or an array of them');
+  return visitObject(out, visit) ? undefined : shapeError('map', key, out, 'an object {k: v} or an array of them');
+}
+
+export function mapPairs(out: unknown, key: string, into: Pair[]): DistError | undefined {
+  return visitMapOutput(out, key, (k, v) => into.push([k, v]));
 }
 
 /** Reduce and compact answer one object `{k: aggregate}`. */
@@ -77,13 +86,15 @@ function shapeError(kind: UserFnKind, key: string, got: unknown, wanted: string)
   return new DistError(codeOf(kind, 'SHAPE'), `${kind} on key ${JSON.stringify(key)} answered ${describe(got)}, not ${wanted}`, { key, fn: kind, got: describe(got) });
 }
 
-/** Groups pairs by key, keeping each key's values in arrival order (the stable reduce input order). */
+/** Adds one value under its key, keeping each key's values in arrival order (the stable reduce input order). */
+export function groupOne(groups: Map<string, unknown[]>, k: string, v: unknown): void {
+  const values = groups.get(k);
+  if (values === undefined) groups.set(k, [v]);
+  else values.push(v);
+}
+
 export function groupPairs(pairs: Iterable<Pair>, into = new Map<string, unknown[]>()): Map<string, unknown[]> {
-  for (const [k, v] of pairs) {
-    const values = into.get(k);
-    if (values === undefined) into.set(k, [v]);
-    else values.push(v);
-  }
+  for (const [k, v] of pairs) groupOne(into, k, v);
   return into;
 }
 

@@ -16,7 +16,7 @@ import { DistError } from '../../lib/errors.js';
 import { defineMethod, type Callback, type Service } from '../node/index.js';
 import type { EngineName, KvAccess, Rpc } from './access.js';
 import { partitionOf, type Source } from './core.js';
-import { aggregate, callUser, groupPairs, mapPairs, type CallBudget, type Pair } from './user.js';
+import { aggregate, callUser, groupOne, groupPairs, visitMapOutput, type CallBudget, type Pair } from './user.js';
 
 export const mrService = 'mr';
 /** Batches of one map attempt in flight at once (a bound on the shuffle's send queue). */
@@ -130,9 +130,7 @@ export class MrWorker {
     if (buckets !== undefined) this.stats.mapsFromKept++;
     else {
       const budget = this.budget(req.budget);
-      const pairs = this.runMap(req, budget);
-      if (pairs instanceof DistError) return this.userFailed(reply, pairs);
-      const computed = this.partition(req, pairs, budget);
+      const computed = this.runMap(req, budget);
       if (computed instanceof DistError) return this.userFailed(reply, computed);
       this.keepOutput(outputKey, computed);
       buckets = computed;
@@ -148,33 +146,32 @@ export class MrWorker {
     this.mapOutputPairs += pairs;
   }
 
-  private runMap(req: MapRequest, budget: CallBudget): Pair[] | DistError {
+  /** Maps the task's keys, sending each output pair straight to its partition: grouped by key when
+   * there is a combiner (§4.3), which then runs once per key and partition; else kept as pairs. */
+  private runMap(req: MapRequest, budget: CallBudget): Map<number, Pair[]> | DistError {
     const { gid, engine } = req.source;
     const keys = req.source.keys ?? this.access.keys(engine, gid);
     const missing = keys.filter((k) => this.access.get(engine, gid, k) === undefined);
     if (missing.length > 0) {
       return new DistError('E_MR_KEYS_MISSING', `${this.env.nodeId} lacks ${missing.length} keys of ${gid} (${missing.slice(0, 5).join(', ')})`, { node: this.env.nodeId, gid, keys: missing.slice(0, 5) });
     }
-    const pairs: Pair[] = [];
+    const n = req.partitionCount;
+    const groups = Array.from({ length: n }, () => new Map<string, unknown[]>());
+    const pairs = Array.from({ length: n }, (): Pair[] => []);
+    const visit = req.compact === null
+      ? (k: string, v: unknown) => void (pairs[partitionOf(k, n)] as Pair[]).push([k, v])
+      : (k: string, v: unknown) => groupOne(groups[partitionOf(k, n)] as Map<string, unknown[]>, k, v);
     for (const key of keys) {
       const out = callUser('map', req.map, key, (this.access.get(engine, gid, key) as { value: unknown }).value, budget);
       if (out instanceof DistError) return out;
-      const bad = mapPairs(out, key, pairs);
+      const bad = visitMapOutput(out, key, visit);
       if (bad !== undefined) return bad;
     }
-    return pairs;
-  }
-
-  /** Splits map output into every partition and runs the combiner on each (§4.3). */
-  private partition(req: MapRequest, pairs: readonly Pair[], budget: CallBudget): Map<number, Pair[]> | DistError {
     const buckets = new Map<number, Pair[]>();
-    for (let p = 0; p < req.partitionCount; p++) buckets.set(p, []);
-    for (const pair of pairs) (buckets.get(partitionOf(pair[0], req.partitionCount)) as Pair[]).push(pair);
-    if (req.compact === null) return buckets;
-    for (const [p, bucket] of buckets) {
-      const combined = aggregate('compact', req.compact, groupPairs(bucket), budget);
-      if (combined instanceof DistError) return combined;
-      buckets.set(p, combined);
+    for (let p = 0; p < n; p++) {
+      const bucket = req.compact === null ? pairs[p] as Pair[] : aggregate('compact', req.compact, groups[p] as Map<string, unknown[]>, budget);
+      if (bucket instanceof DistError) return bucket;
+      buckets.set(p, bucket);
     }
     return buckets;
   }
