@@ -15,12 +15,14 @@
  * time; loading the store is not timed. Run: `npm run build && npm run bench:mapreduce`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createRuntime, launchNode, type Address, type Directory, type LaunchedNode, type Runtime } from '../src/runtime/index.js';
-import { createNodeProgram, type GroupsLayer } from '../src/protocols/groups/index.js';
+import type { LaunchedNode } from '../src/runtime/index.js';
+import { load, startCluster, stopCluster, workerIds } from './mr-cluster.js';
+
+type TextDoc = [string, string];
 import { execJob, type Job, type MrOptions, type MrSpec } from '../src/protocols/mapreduce/index.js';
 import type { DistNode } from '../src/protocols/node/index.js';
 import { printTable, ratio, writeResult } from './harness.js';
@@ -29,16 +31,9 @@ const docRoot = '/usr/share/doc/python3.11/html';
 const corpusBytesMin = 20 * 1024 * 1024;
 /** Store values stay far below the store's 512 KiB value limit. */
 const chunkCharsMax = 128 * 1024;
-/** One load call carries at most this much text (the transport's payload limit is 4 MiB). */
-const loadCallCharsMax = 2 * 1024 * 1024;
 const runsPerConfig = Number(process.env.BENCH_MR_RUNS ?? 3);
-const host = '127.0.0.1';
-const basePort = 47_100 + Math.floor(Math.random() * 500);
-const workerIds = ['w1', 'w2', 'w3'];
 /** Worker counts to time (BENCH_MR_WORKERS=3 to run one); the kill run always uses all three. */
 const workerCounts = (process.env.BENCH_MR_WORKERS ?? '1,2,3').split(',').map(Number);
-
-type Doc = [string, string];
 
 // ------------------------------------------------------------------ corpus
 
@@ -73,9 +68,9 @@ function stripHtml(html: string): string {
 }
 
 /** Documents of at most chunkCharsMax characters (split at a space), in file order. */
-function loadCorpus(): { docs: Doc[]; bytes: number; file: string } {
+function loadCorpus(): { docs: TextDoc[]; bytes: number; file: string } {
   ensureDocs();
-  const docs: Doc[] = [];
+  const docs: TextDoc[] = [];
   let bytes = 0;
   for (const path of filesUnder(docRoot)) {
     const raw = readFileSync(path, 'utf8');
@@ -109,64 +104,11 @@ function coreutilsCount(file: string): { ms: number; counts: Map<string, number>
   return { ms, counts };
 }
 
-function jsCount(docs: readonly Doc[]): { ms: number; counts: Map<string, number> } {
+function jsCount(docs: readonly TextDoc[]): { ms: number; counts: Map<string, number> } {
   const start = performance.now();
   const counts = new Map<string, number>();
   for (const [, text] of docs) for (const w of text.split(/[^A-Za-z]+/)) if (w !== '') counts.set(w, (counts.get(w) ?? 0) + 1);
   return { ms: performance.now() - start, counts };
-}
-
-// ------------------------------------------------------------------ cluster
-
-interface Cluster {
-  readonly runtime: Runtime;
-  readonly node: DistNode;
-  readonly workers: Map<string, LaunchedNode>;
-  readonly dataRoot: string;
-}
-
-async function startCluster(): Promise<Cluster> {
-  const dataRoot = mkdtempSync(join(tmpdir(), 'distribution-bench-mr-'));
-  const directory: Directory = new Map(workerIds.map((id, i) => [id, { host, port: basePort + i } as Address]));
-  directory.set('c0', { host, port: basePort + 9 });
-  const workers = new Map<string, LaunchedNode>();
-  await Promise.all(workerIds.map((id, i) => new Promise<void>((resolve, reject) => {
-    workers.set(id, launchNode({
-      id, program: 'node', args: { antiEntropyMs: 0, callTimeoutMs: 60_000 }, dataDir: join(dataRoot, id), listen: { host, port: basePort + i }, directory, stdio: 'inherit',
-    }, { onUp: resolve, onExit: (code, _signal, failure) => failure !== undefined && reject(failure ?? new Error(`worker ${id} exited ${code}`)) }));
-  })));
-  const runtime = await createRuntime({ nodeId: 'c0', dataDir: join(dataRoot, 'c0'), listen: { host, port: basePort + 9 }, directory, seed: 'bench-mr' });
-  const node = (runtime.run(createNodeProgram, { antiEntropyMs: 0, callTimeoutMs: 60_000 }).inspect?.() as GroupsLayer).node;
-  return { runtime, node, workers, dataRoot };
-}
-
-async function stopCluster(c: Cluster): Promise<void> {
-  await Promise.all([...c.workers.values()].map((w) => w.stop()));
-  await c.runtime.close();
-  rmSync(c.dataRoot, { recursive: true, force: true });
-}
-
-function call(node: DistNode, to: string, method: string, args: unknown[]): Promise<unknown> {
-  return node.call(to, 'mr', method, args, { timeoutMs: 120_000, idempotent: false });
-}
-
-/** Puts each document on `copies` of `workers` (round robin), in calls of at most loadCallCharsMax. */
-async function load(node: DistNode, gid: string, docs: readonly Doc[], workers: readonly string[], copies: number): Promise<void> {
-  const perWorker = new Map<string, Doc[]>(workers.map((w) => [w, []]));
-  docs.forEach((doc, i) => {
-    for (let c = 0; c < copies; c++) perWorker.get(workers[(i + c) % workers.length] as string)?.push(doc);
-  });
-  await Promise.all([...perWorker].map(async ([worker, mine]) => {
-    for (let i = 0; i < mine.length;) {
-      const batch: Doc[] = [];
-      let chars = 0;
-      while (i < mine.length && (batch.length === 0 || chars + (mine[i] as Doc)[1].length <= loadCallCharsMax)) {
-        chars += (mine[i] as Doc)[1].length;
-        batch.push(mine[i++] as Doc);
-      }
-      await call(node, worker, 'put', [gid, batch]);
-    }
-  }));
 }
 
 // ------------------------------------------------------------------ the job

@@ -8,3 +8,4 @@ import './rpc.js';
 import './gossip.js';
 import './kv.js';
 import './kv-mutants.js';
+import './mapreduce.js';

@@ -1,0 +1,71 @@
+/**
+ * A MapReduce cluster on the real runtime for benchmarks: three worker processes on loopback (the
+ * `node` program, each with its own LMDB) and a coordinator node in this process; input loaded into
+ * the workers' stores with `mr.put` (not timed).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRuntime, launchNode, type Address, type Directory, type LaunchedNode, type Runtime } from '../src/runtime/index.js';
+import { createNodeProgram, type GroupsLayer } from '../src/protocols/groups/index.js';
+import type { DistNode } from '../src/protocols/node/index.js';
+
+export type Doc = [string, unknown];
+const host = '127.0.0.1';
+const basePort = 47_100 + Math.floor(Math.random() * 500);
+export const workerIds = ['w1', 'w2', 'w3'];
+/** One load call carries at most this much (the transport's payload limit is 4 MiB). */
+const loadCallCharsMax = 2 * 1024 * 1024;
+
+export interface Cluster {
+  readonly runtime: Runtime;
+  readonly node: DistNode;
+  readonly workers: Map<string, LaunchedNode>;
+  readonly dataRoot: string;
+}
+
+export async function startCluster(): Promise<Cluster> {
+  const dataRoot = mkdtempSync(join(tmpdir(), 'distribution-bench-mr-'));
+  const directory: Directory = new Map(workerIds.map((id, i) => [id, { host, port: basePort + i } as Address]));
+  directory.set('c0', { host, port: basePort + 9 });
+  const workers = new Map<string, LaunchedNode>();
+  await Promise.all(workerIds.map((id, i) => new Promise<void>((resolve, reject) => {
+    workers.set(id, launchNode({
+      id, program: 'node', args: { antiEntropyMs: 0, callTimeoutMs: 60_000 }, dataDir: join(dataRoot, id), listen: { host, port: basePort + i }, directory, stdio: 'inherit',
+    }, { onUp: resolve, onExit: (code, _signal, failure) => failure !== undefined && reject(failure ?? new Error(`worker ${id} exited ${code}`)) }));
+  })));
+  const runtime = await createRuntime({ nodeId: 'c0', dataDir: join(dataRoot, 'c0'), listen: { host, port: basePort + 9 }, directory, seed: 'bench-mr' });
+  const node = (runtime.run(createNodeProgram, { antiEntropyMs: 0, callTimeoutMs: 60_000 }).inspect?.() as GroupsLayer).node;
+  return { runtime, node, workers, dataRoot };
+}
+
+export async function stopCluster(c: Cluster): Promise<void> {
+  await Promise.all([...c.workers.values()].map((w) => w.stop()));
+  await c.runtime.close();
+  rmSync(c.dataRoot, { recursive: true, force: true });
+}
+
+export function call(node: DistNode, to: string, method: string, args: unknown[]): Promise<unknown> {
+  return node.call(to, 'mr', method, args, { timeoutMs: 120_000, idempotent: false });
+}
+
+/** Puts each document on `copies` of `workers` (round robin), in calls of at most loadCallCharsMax. */
+export async function load(node: DistNode, gid: string, docs: readonly Doc[], workers: readonly string[], copies: number): Promise<void> {
+  const perWorker = new Map<string, Doc[]>(workers.map((w) => [w, []]));
+  docs.forEach((doc, i) => {
+    for (let c = 0; c < copies; c++) perWorker.get(workers[(i + c) % workers.length] as string)?.push(doc);
+  });
+  await Promise.all([...perWorker].map(async ([worker, mine]) => {
+    for (let i = 0; i < mine.length;) {
+      const batch: Doc[] = [];
+      let chars = 0;
+      while (i < mine.length && (batch.length === 0 || chars + sizeOf(mine[i] as Doc) <= loadCallCharsMax)) {
+        chars += sizeOf(mine[i] as Doc);
+        batch.push(mine[i++] as Doc);
+      }
+      await call(node, worker, 'put', [gid, batch]);
+    }
+  }));
+}
+
+const sizeOf = ([key, value]: Doc): number => key.length + (typeof value === 'string' ? value.length : JSON.stringify(value).length);
