@@ -20,7 +20,7 @@
  *   reaches every live member (checked by the `gossip` sim workload). Randomness only from env.random.
  * - `gossip.at(periodMs, fn)` runs fn every periodMs on this node (a throwing fn is traced and keeps its
  *   schedule) and answers a handle; `gossip.del(handle)` stops it (E_GOSSIP_UNKNOWN_HANDLE otherwise).
- * - `mem`/`store` group services answer E_NOT_IMPLEMENTED until storage (issue 5).
+ * - `mem`/`store` group services route each key to one member by the group's hash (kv/group.ts).
  * Tolerates what the node runtime tolerates; a member that is down shows up in `errors` (timeout).
  *
  * Membership hook (for src/protocols/membership): with the program's `inspect()` (a GroupsLayer),

@@ -6,8 +6,9 @@
  */
 import { DistError } from '../../lib/errors.js';
 import {
-  checkMessage, checkRemote, defineMethod, placeholderService, storageArities, storageMethods, type Callback, type NodeConfig, type Service,
+  checkMessage, checkRemote, defineMethod, naiveHash, type Callback, type NodeConfig, type Service,
 } from '../node/index.js';
+import { createGroupStorage, type GroupStorageHost } from '../kv/group.js';
 import { aggregateStatus, parseGroupConfig, toWireConfig } from './core.js';
 import type { FanOutCallback, GroupsLayer } from './layer.js';
 import { mrGroupService } from '../mapreduce/service.js';
@@ -94,7 +95,19 @@ function gossipService(layer: GroupsLayer, gid: string): Service {
   };
 }
 
+/** Course group storage (kv/group.ts): routed by the group's hash over the members read at call time. */
+function storageHost(layer: GroupsLayer, gid: string): GroupStorageHost {
+  return {
+    gid,
+    members: () => layer.table.members(gid),
+    hash: () => layer.table.config(gid)?.hash ?? naiveHash,
+    call: (to, service, method, args, callback) => layer.node.callRemote(to, service, method, args, callback, { gid: 'local' }),
+    later: (fn) => void layer.node.setTimer(0, fn),
+  };
+}
+
 export function createGroupServices(layer: GroupsLayer, gid: string): Record<string, Service> {
+  const host = storageHost(layer, gid);
   return {
     comm: commService(layer, gid),
     status: statusService(layer, gid),
@@ -102,7 +115,7 @@ export function createGroupServices(layer: GroupsLayer, gid: string): Record<str
     groups: groupsService(layer, gid),
     gossip: gossipService(layer, gid),
     mr: mrGroupService(layer, gid),
-    mem: placeholderService('mem', storageMethods, storageArities),
-    store: placeholderService('store', storageMethods, storageArities),
+    mem: createGroupStorage(host, 'mem'),
+    store: createGroupStorage(host, 'store'),
   };
 }

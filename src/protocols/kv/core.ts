@@ -45,8 +45,14 @@ export function mergeRecords(into: Map<string, KvRecord>, records: readonly KvRe
   }
 }
 
+/** Which member of a member list owns a key; `NodePlacer` (a Placement) and the course group layer (a
+ * group's HashFn) both give one. */
+export interface MemberPlacer {
+  forMembers(members: readonly NodeId[]): (key: string) => NodeId;
+}
+
 /** Placement over Env node ids (the hash works on their course NIDs). Cached per member list. */
-export class NodePlacer {
+export class NodePlacer implements MemberPlacer {
   private readonly cache = new Map<string, (key: string) => NodeId>();
   private static readonly cacheMax = 64;
 
@@ -127,7 +133,7 @@ export interface Move {
  * changes (a key held by a node that the new members do not place it on), and no others. Pure; keys
  * and holders in sorted order, so the plan is the same on every node.
  */
-export function planReconf(keysByNode: ReadonlyMap<NodeId, readonly string[]>, newMembers: readonly NodeId[], placer: NodePlacer): Move[] {
+export function planReconf(keysByNode: ReadonlyMap<NodeId, readonly string[]>, newMembers: readonly NodeId[], placer: MemberPlacer): Move[] {
   const place = placer.forMembers(newMembers);
   const moves: Move[] = [];
   for (const from of [...keysByNode.keys()].sort()) {

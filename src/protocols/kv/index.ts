@@ -36,3 +36,4 @@ export * from './local.js';
 export * from './core.js';
 export * from './shard.js';
 export * from './program.js';
+export * from './group.js';

@@ -35,7 +35,7 @@
  *   routes.put(service, name) -> name;  routes.rem(name) -> the removed service, or E_ROUTES_NOT_FOUND
  *   comm.send(message, {node, service, method, gid?})  validation (E_COMM_BAD_MESSAGE, _BAD_REMOTE,
  *                           _BAD_NODE, _BAD_SERVICE, _BAD_METHOD, _BAD_GID) answers without sending
- *   mem.*, store.*          E_NOT_IMPLEMENTED until storage (issue 5)
+ *   mem.*, store.*          put/get/del/append of COURSE-API (kv/local.ts); store on env.disk
  *
  * RPC: `node.createRPC(fn)` registers fn under `rpc-<epoch>-<n>` and returns a stub `(...args, cb)`
  * whose source carries the creator's node id and the rpc id; called on any node (inside that node's
@@ -73,7 +73,7 @@ export { CallTable, FifoMap, RecentCalls, type PendingCall, type RecentState } f
 export { decodeMessage, encodeCall, encodeReply, idMax, nameBytesMax, nodeChannel, type CallMessage, type NodeMessage, type ReplyMessage } from './messages.js';
 export { arityOf, defineMethod, invokeMethod, isIdempotent, type Callback, type Method, type MethodImpl, type Service } from './method.js';
 export { currentNode, isRpcId, rpcStub, setProcessNode, withCurrentNode, type RpcCaller } from './rpc.js';
-export { checkMessage, checkRemote, idempotentByDefault, placeholderService, statusValue, storageArities, storageMethods } from './services.js';
+export { checkMessage, checkRemote, idempotentByDefault, statusValue } from './services.js';
 export {
   DistNode, callRetriesMaxDefault, callTimeoutMsDefault, callTimeoutSlackMs, callsInFlightMaxDefault, nodeProgramName, recentCallsMaxDefault, stopAfterReplyMs,
   type CallOptions, type HeapFigures, type NodeConfig, type NodeOptions, type NodeStats,

@@ -1,12 +1,14 @@
 /**
- * The local services every node has, with COURSE-API's semantics: `status`, `routes`, `comm`, and the
- * `mem` / `store` placeholders (E_NOT_IMPLEMENTED until storage, issue 5). Each is a plain object of
+ * The local services every node has, with COURSE-API's semantics: `status`, `routes`, `comm`, and
+ * `mem` / `store` (kv/local.ts over a memory engine and over env.disk). Each is a plain object of
  * course-style methods `(…args, cb)`; the node keeps them in its service map, so `routes.get('status')`
  * returns the very object `node.services.get('status')` holds, and callers may replace methods in place.
  */
 import { DistError } from '../../lib/errors.js';
+import { MemEngine, StoreEngine } from '../kv/engine.js';
+import { createLocalStorage } from '../kv/local.js';
 import { isNodeAddress } from './id.js';
-import { defineMethod, type Callback, type Service } from './method.js';
+import { defineMethod, type Service } from './method.js';
 import type { DistNode, NodeConfig } from './node.js';
 
 /** (service, method) pairs safe to retry: they read, or they set a value to what it already is. */
@@ -127,26 +129,13 @@ function commService(node: DistNode): Service {
   };
 }
 
-/** mem/store until storage (issue 5) arrives: every method answers E_NOT_IMPLEMENTED. */
-export function placeholderService(name: string, methods: readonly string[], arities: readonly number[]): Service {
-  const service: Service = {};
-  methods.forEach((method, i) => {
-    service[method] = defineMethod(arities[i] as number, (_args, reply: Callback) =>
-      reply(new DistError('E_NOT_IMPLEMENTED', `${name}.${method} arrives with storage (issue 5)`, { service: name, method })),
-    );
-  });
-  return service;
-}
-
-export const storageMethods = ['put', 'get', 'del', 'append'] as const;
-export const storageArities = [2, 1, 1, 2] as const;
-
 export function createLocalServices(node: DistNode): [string, Service][] {
   return [
     ['status', statusService(node)],
     ['routes', routesService(node)],
     ['comm', commService(node)],
-    ['mem', placeholderService('mem', storageMethods, storageArities)],
-    ['store', placeholderService('store', storageMethods, storageArities)],
+    // `store` keeps no state of its own: a restarted node's store is whatever its disk holds.
+    ['mem', createLocalStorage(new MemEngine())],
+    ['store', createLocalStorage(new StoreEngine(node.env.disk))],
   ];
 }

@@ -162,11 +162,11 @@ describe('groups (simulator)', () => {
       for (const id of ['n1', 'n2', 'n3', '127.0.0.1:9200']) expect(c.sim.isUp(id), id).to.equal(false);
     });
 
-    it('mem and store are placeholders answering E_NOT_IMPLEMENTED', () => {
+    it('mem and store are wired (their table rows: test/protocols/kv/group.test.ts)', () => {
       putG1();
-      expect(codeOf(run((cb) => group('n1', 'g1', 'mem').put!('v', 'k', cb))[0])).to.equal('E_NOT_IMPLEMENTED');
-      expect(codeOf(run((cb) => group('n1', 'g1', 'store').get!('k', cb))[0])).to.equal('E_NOT_IMPLEMENTED');
-      expect(codeOf(run((cb) => local('n1', 'mem').get!('k', cb))[0])).to.equal('E_NOT_IMPLEMENTED');
+      expect(run((cb) => group('n1', 'g1', 'mem').put!('v', 'k', cb))).to.deep.equal([null, 'v']);
+      expect(run((cb) => group('n2', 'g1', 'mem').get!('k', cb))).to.deep.equal([null, 'v']);
+      expect(codeOf(run((cb) => local('n1', 'store').get!('k', cb))[0])).to.equal('E_KV_NOT_FOUND');
     });
   });
 

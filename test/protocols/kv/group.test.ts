@@ -1,0 +1,164 @@
+/** COURSE-API's mem/store rows on `node` programs in the simulator: the local services and the group
+ * services routed by the group's hash, with reconf. (Real lmdb restart: node-store.test.ts.) */
+import { expect } from 'chai';
+import { consistentHash, getID, getNID, getSID, naiveHash, rendezvousHash, type HashFn } from '../../../src/protocols/node/index.js';
+import { codeOf, settle, simCluster, type SimCluster } from '../helpers.js';
+
+const n = (id: string): { ip: string; port: number } => ({ ip: id, port: 0 });
+const groupOf = (...ids: string[]): Record<string, { ip: string; port: number }> => Object.fromEntries(ids.map((id) => [getSID(n(id)), n(id)]));
+type Methods = Record<string, Function>;
+const person = (i: number): Record<string, unknown> => ({ first: `f${i}`, last: `l${i}`, age: i, city: `c${i % 7}`, active: i % 2 === 0 });
+
+describe('kv: course mem/store on node programs (simulator)', () => {
+  let c: SimCluster;
+  const ids = ['n1', 'n2', 'n3', 'n4'];
+  beforeEach(() => {
+    c = simCluster(ids);
+  });
+  const local = (id: string, service: string): Methods => c.node(id).services.get(service) as Methods;
+  const group = (id: string, gid: string, service: string): Methods => c.layer(id).servicesFor(gid)?.[service] as Methods;
+  const run = <T = unknown>(f: (cb: (err: Error | null, value?: unknown) => void) => void) => settle<T>(c.sim, f);
+  const putGroup = (gid: string, members: string[], on: string[], hash?: HashFn): void => {
+    for (const id of on) expect(run((cb) => local(id, 'groups').put!(hash === undefined ? gid : { gid, hash }, groupOf(...members), cb))[0]).to.equal(null);
+  };
+  /** The member holding `key` of `gid` (local get on every node), or several if the data is duplicated. */
+  const holders = (service: string, gid: string, key: string): string[] => ids.filter((id) => c.sim.isUp(id) && run((cb) => local(id, service).get!({ key, gid }, cb))[0] === null);
+  const ownerBy = (hash: HashFn, key: string, members: string[]): string => {
+    const byNid = new Map(members.map((id) => [getNID(n(id)), id]));
+    return byNid.get(hash(getID(key), [...byNid.keys()])) as string;
+  };
+
+  for (const service of ['mem', 'store']) {
+    describe(`local ${service}`, () => {
+      it('put answers the value; get finds it; keys are namespaced by gid (default local)', () => {
+        const s = local('n1', service);
+        expect(run((cb) => s.put!(person(1), 'k', cb))).to.deep.equal([null, person(1)]);
+        expect(run((cb) => s.put!('other', { key: 'k', gid: 'g1' }, cb))).to.deep.equal([null, 'other']);
+        expect(run((cb) => s.get!('k', cb))).to.deep.equal([null, person(1)]);
+        expect(run((cb) => s.get!({ key: 'k', gid: 'local' }, cb))).to.deep.equal([null, person(1)]);
+        expect(run((cb) => s.get!({ key: 'k', gid: 'g1' }, cb))).to.deep.equal([null, 'other']);
+      });
+
+      it('put with a null key uses getID(value); get(null) and get({key: null, gid}) list the keys of that gid', () => {
+        const s = local('n1', service);
+        expect(run((cb) => s.put!(person(2), null, cb))).to.deep.equal([null, person(2)]);
+        run((cb) => s.put!('x', 'a', cb));
+        run((cb) => s.put!('y', { key: 'b', gid: 'g1' }, cb));
+        expect(run((cb) => s.get!(null, cb))).to.deep.equal([null, [getID(person(2)), 'a'].sort()]);
+        expect(run((cb) => s.get!({ key: null, gid: 'g1' }, cb))).to.deep.equal([null, ['b']]);
+      });
+
+      it('a missing key is an error for get and del; del answers the deleted value; append accumulates', () => {
+        const s = local('n1', service);
+        expect(codeOf(run((cb) => s.get!('nope', cb))[0])).to.equal('E_KV_NOT_FOUND');
+        expect(codeOf(run((cb) => s.del!('nope', cb))[0])).to.equal('E_KV_NOT_FOUND');
+        run((cb) => s.put!(7, 'k', cb));
+        expect(run((cb) => s.del!('k', cb))).to.deep.equal([null, 7]);
+        expect(codeOf(run((cb) => s.get!('k', cb))[0])).to.equal('E_KV_NOT_FOUND');
+        expect(run((cb) => s.append!(1, 'list', cb))).to.deep.equal([null, [1]]);
+        expect(run((cb) => s.append!(2, 'list', cb))).to.deep.equal([null, [1, 2]]);
+        expect(run((cb) => s.get!('list', cb))).to.deep.equal([null, [1, 2]]);
+      });
+
+      it('is reachable from another node through comm.send', () => {
+        run((cb) => local('n2', 'comm').send!([person(3), { key: 'k', gid: 'g9' }], { node: n('n1'), service, method: 'put' }, cb));
+        expect(run((cb) => local('n1', service).get!({ key: 'k', gid: 'g9' }, cb))).to.deep.equal([null, person(3)]);
+      });
+    });
+  }
+
+  it('store survives a crash and restart of its node; mem does not', () => {
+    run((cb) => local('n1', 'store').put!(person(4), 'k', cb));
+    run((cb) => local('n1', 'mem').put!(person(4), 'k', cb));
+    c.sim.crash('n1');
+    c.sim.restart('n1');
+    c.sim.runUntil(c.sim.now + 100);
+    expect(run((cb) => local('n1', 'store').get!('k', cb))).to.deep.equal([null, person(4)]);
+    expect(codeOf(run((cb) => local('n1', 'mem').get!('k', cb))[0])).to.equal('E_KV_NOT_FOUND');
+  });
+
+  for (const service of ['mem', 'store']) {
+    describe(`group ${service}`, () => {
+      const members = ['n1', 'n2', 'n3'];
+      const hashes: [string, HashFn | undefined, HashFn][] = [['naive (default)', undefined, naiveHash], ['consistent', consistentHash, consistentHash], ['rendezvous', rendezvousHash, rendezvousHash]];
+      for (const [name, configured, hash] of hashes) {
+        it(`routes each key to the one member its hash names: ${name}`, () => {
+          putGroup('g1', members, members, configured);
+          for (let i = 0; i < 12; i++) {
+            expect(run((cb) => group('n1', 'g1', service).put!(person(i), `key-${i}`, cb))).to.deep.equal([null, person(i)]);
+            expect(holders(service, 'g1', `key-${i}`)).to.deep.equal([ownerBy(hash, `key-${i}`, members)]);
+            expect(run((cb) => group('n2', 'g1', service).get!(`key-${i}`, cb))).to.deep.equal([null, person(i)]);
+          }
+        });
+      }
+
+      it('get(null) gives ({}, all keys across members); del and append route; errors are single values', () => {
+        putGroup('g1', members, members);
+        const keys = Array.from({ length: 10 }, (_, i) => `key-${i}`);
+        for (const key of keys) run((cb) => group('n1', 'g1', service).put!(key.length, key, cb));
+        const [errors, all] = run<string[]>((cb) => group('n3', 'g1', service).get!(null, cb));
+        expect(errors).to.deep.equal({});
+        expect([...all].sort()).to.deep.equal(keys);
+        expect(run((cb) => group('n1', 'g1', service).del!('key-3', cb))).to.deep.equal([null, 5]);
+        expect(codeOf(run((cb) => group('n1', 'g1', service).get!('key-3', cb))[0])).to.equal('E_KV_NOT_FOUND');
+        expect(run((cb) => group('n2', 'g1', service).append!('a', 'list', cb))).to.deep.equal([null, ['a']]);
+        expect(run((cb) => group('n1', 'g1', service).append!('b', 'list', cb))).to.deep.equal([null, ['a', 'b']]);
+        expect(holders(service, 'g1', 'list')).to.deep.equal([ownerBy(naiveHash, 'list', members)]);
+      });
+
+      it('a null key uses getID(value); an explicit gid in cfg wins for namespacing', () => {
+        putGroup('g1', members, members);
+        expect(run((cb) => group('n1', 'g1', service).put!(person(9), null, cb))).to.deep.equal([null, person(9)]);
+        expect(holders(service, 'g1', getID(person(9)))).to.have.length(1);
+        run((cb) => group('n1', 'g1', service).put!('elsewhere', { key: 'k', gid: 'other' }, cb));
+        expect(holders(service, 'other', 'k')).to.deep.equal([ownerBy(naiveHash, 'k', members)]);
+        expect(holders(service, 'g1', 'k')).to.deep.equal([]);
+        expect(run((cb) => group('n2', 'g1', service).get!({ key: 'k', gid: 'other' }, cb))).to.deep.equal([null, 'elsewhere']);
+      });
+
+      it('reconf after a member joins moves exactly the keys whose owner changed', () => {
+        putGroup('g1', members, ids);
+        const keys = Array.from({ length: 60 }, (_, i) => `key-${i}`);
+        for (const key of keys) run((cb) => group('n1', 'g1', service).put!(key, key, cb));
+        const before = new Map(keys.map((key) => [key, holders(service, 'g1', key)[0]]));
+        const oldGroup = groupOf(...members);
+        for (const id of ids) run((cb) => local(id, 'groups').add!('g1', n('n4'), cb));
+        const after = new Map(keys.map((key) => [key, ownerBy(naiveHash, key, ids)]));
+        const changed = keys.filter((key) => before.get(key) !== after.get(key));
+        expect(changed.length).to.be.greaterThan(0);
+        const [err, moved] = run((cb) => group('n1', 'g1', service).reconf!(oldGroup, cb));
+        expect(err).to.equal(null);
+        expect(moved).to.equal(changed.length);
+        for (const key of keys) {
+          expect(holders(service, 'g1', key), key).to.deep.equal([after.get(key)]);
+          expect(run((cb) => group('n2', 'g1', service).get!(key, cb))).to.deep.equal([null, key]);
+        }
+      });
+
+      it('reconf after a member leaves moves its keys to their new owners; nothing else moves', () => {
+        putGroup('g1', ids, ids);
+        const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
+        for (const key of keys) run((cb) => group('n1', 'g1', service).put!(key, key, cb));
+        const leaving = keys.filter((key) => holders(service, 'g1', key)[0] === 'n4');
+        const oldGroup = groupOf(...ids);
+        for (const id of ids) run((cb) => local(id, 'groups').rem!('g1', getSID(n('n4')), cb));
+        const after = new Map(keys.map((key) => [key, ownerBy(naiveHash, key, members)]));
+        const changed = keys.filter((key) => holders(service, 'g1', key)[0] !== after.get(key));
+        expect(changed).to.include.members(leaving);
+        const [err, moved] = run((cb) => group('n1', 'g1', service).reconf!(oldGroup, cb));
+        expect(err).to.equal(null);
+        expect(moved).to.equal(changed.length);
+        for (const key of keys) expect(holders(service, 'g1', key), key).to.deep.equal([after.get(key)]);
+      });
+
+      it('bad input answers coded errors: a bad cfg, an empty group, a bad old group', () => {
+        putGroup('g1', members, members);
+        expect(codeOf(run((cb) => group('n1', 'g1', service).get!(42, cb))[0])).to.equal('E_KV_BAD_CONFIG');
+        expect(codeOf(run((cb) => group('n1', 'g1', service).del!(null, cb))[0])).to.equal('E_KV_BAD_KEY');
+        expect(codeOf(run((cb) => group('n1', 'g1', service).reconf!('nope', cb))[0])).to.equal('E_KV_BAD_GROUP');
+        run((cb) => local('n1', 'groups').put!('empty', {}, cb));
+        expect(codeOf(run((cb) => group('n1', 'empty', service).put!(1, 'k', cb))[0])).to.equal('E_GROUP_EMPTY');
+      });
+    });
+  }
+});
