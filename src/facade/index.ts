@@ -135,7 +135,8 @@ function gidOf(config: unknown): string | undefined {
 export function bootstrap(config?: unknown): Distribution {
   const nodeConfig = resolveNodeConfig(config);
   const secret = typeof nodeConfig['secret'] === 'string' ? nodeConfig['secret'] : process.env['DISTRIBUTION_SECRET'] || undefined;
-  const courseEnv = createCourseEnv({ nodeId: nodeIdOf(nodeConfig), secret, entryPath: childEntry });
+  const storeRoot = typeof nodeConfig['storeDir'] === 'string' ? nodeConfig['storeDir'] : process.env['DISTRIBUTION_STORE_DIR'] || undefined;
+  const courseEnv = createCourseEnv({ nodeId: nodeIdOf(nodeConfig), secret, entryPath: childEntry, ...(storeRoot === undefined ? {} : { storeRoot }) });
   const facadeNode: FacadeNode = { config: nodeConfig, start: () => undefined, server: undefined };
   const node = new DistNode(courseEnv.env, {
     config: nodeConfig,

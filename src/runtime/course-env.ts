@@ -4,32 +4,56 @@
  * spawned nodes are facade processes (course-hosts.ts). Nothing here binds a port: the facade's
  * `node.start` does, as the course's does.
  *
- * The disk is a placeholder until storage (issue 5) decides where course stores live: reads find
- * nothing and writes fail with E_NOT_IMPLEMENTED.
+ * The disk is LMDB under `<storeRoot>/<node id>/` (COURSE-API: `./store/` of the working directory by
+ * default, which the course's test suites delete to start clean; one sub-directory per node, so several
+ * nodes started in one folder never share files). It opens on first use: a node that never touches
+ * `store` leaves no folder behind.
  */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Disk, DiskOp, DiskRange, DiskWriteResult, Env, NodeId } from '../env/index.js';
-import { DistError } from '../lib/errors.js';
 import { RealClock } from './clock.js';
 import { webLimitsDefault } from './config.js';
 import { CourseProcessHosts } from './course-hosts.js';
 import { CourseHttpNet } from './course-http.js';
+import { LmdbDisk } from './disk.js';
 import { cryptoSeed, SeededRandom } from './random.js';
 import { RealTimers } from './timers.js';
 import { RealTrace } from './trace.js';
 import { HttpWeb } from './web.js';
 
-class UnavailableDisk implements Disk {
-  get(_key: string): Uint8Array | undefined {
-    return undefined;
+/** Where course stores live unless the node config names another root (`storeDir`). */
+export const courseStoreRootDefault = 'store';
+
+/** The directory of one node's store: a node id `ip:port` becomes `ip_port` (portable as a file name). */
+export function courseStoreDir(root: string, nodeId: NodeId): string {
+  return join(resolve(root), nodeId.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+/** An LmdbDisk opened at its first read or write. */
+class LazyLmdbDisk implements Disk {
+  private disk: LmdbDisk | undefined;
+
+  constructor(private readonly path: string) {}
+
+  private open(): LmdbDisk {
+    if (this.disk === undefined) {
+      mkdirSync(this.path, { recursive: true });
+      this.disk = new LmdbDisk(join(this.path, 'lmdb')); // lmdb's data file and its lock file
+    }
+    return this.disk;
   }
 
-  scan(_range: DiskRange): Iterable<[string, Uint8Array]> {
-    return [];
+  get(key: string): Uint8Array | undefined {
+    return this.open().get(key);
   }
 
-  write(_batch: readonly DiskOp[], onDurable: (result: DiskWriteResult) => void): void {
-    const error = new DistError('E_NOT_IMPLEMENTED', 'course nodes have no disk until storage (issue 5)');
-    setImmediate(() => onDurable({ ok: false, error }));
+  scan(range: DiskRange): Iterable<[string, Uint8Array]> {
+    return this.open().scan(range);
+  }
+
+  write(batch: readonly DiskOp[], onDurable: (result: DiskWriteResult) => void): void {
+    this.open().write(batch, onDurable);
   }
 }
 
@@ -39,6 +63,8 @@ export interface CourseEnvOptions {
   /** The facade entry a spawned child runs. */
   readonly entryPath: () => string;
   readonly seed?: string;
+  /** Root of the per-node store directories; default `./store` of the working directory. */
+  readonly storeRoot?: string;
 }
 
 export interface CourseEnv {
@@ -55,7 +81,7 @@ export function createCourseEnv(options: CourseEnvOptions): CourseEnv {
   const net = new CourseHttpNet({ nodeId: options.nodeId, secret: options.secret });
   const hosts = new CourseProcessHosts({ selfId: options.nodeId, entryPath: options.entryPath });
   const env: Env = {
-    nodeId: options.nodeId, clock, timers, random, net, disk: new UnavailableDisk(), hosts,
+    nodeId: options.nodeId, clock, timers, random, net, disk: new LazyLmdbDisk(courseStoreDir(options.storeRoot ?? courseStoreRootDefault, options.nodeId)), hosts,
     web: new HttpWeb(webLimitsDefault), trace: new RealTrace(options.nodeId, clock, undefined),
   };
   return { env, net, hosts, timers };

@@ -10,10 +10,17 @@
  * - Order: keys are stored as UTF-16BE bytes, so LMDB's byte order is exactly JavaScript's code-unit
  *   string order (what the Env promises and what the overlay merge compares with).
  */
-import { open, type RootDatabase } from 'lmdb';
+import { createRequire } from 'node:module';
+import type { RootDatabase } from 'lmdb';
 import type { Disk, DiskOp, DiskRange, DiskWriteResult } from '../env/index.js';
 import { assert } from '../lib/assert.js';
 import { DistError } from '../lib/errors.js';
+
+// Through Node's own require rather than an import: the course facade's CommonJS bundle must require
+// nothing but built-ins, and under Jest 27 even `createRequire` is Jest's, whose module system fails on
+// lmdb's ESM dependencies; `process.getBuiltinModule` (Node >= 20.16) reaches Node's real one.
+const nodeModule = (process as { getBuiltinModule?: (name: string) => unknown }).getBuiltinModule?.('node:module') as { createRequire: typeof createRequire } | undefined;
+const { open } = (nodeModule?.createRequire ?? createRequire)(import.meta.url)('lmdb') as typeof import('lmdb');
 
 /** LMDB's limit with the default page size. */
 export const diskKeyBytesMax = 1978;

@@ -94,8 +94,8 @@ export interface NodeProcess {
 }
 
 /** Starts `entry ...args` (a course node's flags) and resolves once `port` accepts connections. */
-export async function startProcess(entry: string, args: readonly string[], port: number): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+export async function startProcess(entry: string, args: readonly string[], port: number, cwd?: string): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'ignore', 'inherit'], ...(cwd === undefined ? {} : { cwd }) });
   const stop = (): Promise<void> =>
     new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
