@@ -99,3 +99,44 @@ export function writeResult(name: string, result: unknown): string {
   fs.writeFileSync(file, `${JSON.stringify({ name, machine, result }, null, 2)}\n`);
   return file;
 }
+
+/** Error-first callback, as the node runtime's services take. */
+export type LoopCallback = (err: unknown, value?: unknown) => void;
+
+/**
+ * Issues `count` operations through `send` with at most `window` in flight (1 = one after another) and
+ * resolves with each one's latency; any failed operation rejects.
+ */
+export function callLoop(send: (cb: LoopCallback) => void, count: number, window: number): Promise<{ latenciesMs: number[]; elapsedMs: number }> {
+  return new Promise((resolve, reject) => {
+    const latenciesMs: number[] = [];
+    let started = 0;
+    const startMs = performance.now();
+    const launch = (): void => {
+      const sentMs = performance.now();
+      started++;
+      send((err) => {
+        if (err) return reject(err);
+        latenciesMs.push(performance.now() - sentMs);
+        if (latenciesMs.length === count) return resolve({ latenciesMs, elapsedMs: performance.now() - startMs });
+        if (started < count) launch();
+      });
+    };
+    for (let i = 0; i < Math.min(window, count); i++) launch();
+  });
+}
+
+/** The `p` quantile (0..1) of latencies in ms, in whole microseconds. */
+export function percentileUs(latenciesMs: readonly number[], p: number): number {
+  const sorted = [...latenciesMs].sort((x, y) => x - y);
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number) * 1000);
+}
+
+export function median(values: readonly number[]): number {
+  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
+}
+
+/** Turns an error-first call into a promise of `[err, value]`. */
+export function settle(start: (cb: LoopCallback) => void): Promise<[unknown, unknown]> {
+  return new Promise((resolve) => start((err, value) => resolve([err ?? null, value])));
+}

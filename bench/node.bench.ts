@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { createRuntime, type Runtime } from '../src/runtime/index.js';
 import { createNodeProgram, type GroupsLayer } from '../src/protocols/groups/index.js';
 import { nodeIdOf, type Callback, type DistNode, type NodeAddress } from '../src/protocols/node/index.js';
-import { printTable, ratio, writeResult } from './harness.js';
+import { callLoop, median, percentileUs, printTable, ratio, settle, writeResult, type LoopCallback } from './harness.js';
 
 const require = createRequire(import.meta.url);
 const repoRoot = join(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -85,24 +85,8 @@ async function startOurs(port: number): Promise<Contender> {
   };
 }
 
-/** `callsCount` calls through `send` with at most `window` in flight; every call must succeed. */
 function commLoop(send: (cb: Callback) => void, window: number): Promise<{ latenciesMs: number[]; elapsedMs: number }> {
-  return new Promise((resolve, reject) => {
-    const latenciesMs: number[] = [];
-    let started = 0;
-    const startMs = performance.now();
-    const launch = (): void => {
-      const sentMs = performance.now();
-      started++;
-      send((err) => {
-        if (err) return reject(err);
-        latenciesMs.push(performance.now() - sentMs);
-        if (latenciesMs.length === callsCount) return resolve({ latenciesMs, elapsedMs: performance.now() - startMs });
-        if (started < callsCount) launch();
-      });
-    };
-    for (let i = 0; i < Math.min(window, callsCount); i++) launch();
-  });
+  return callLoop(send as (cb: LoopCallback) => void, callsCount, window);
 }
 
 /** The reference runs in processes of its own: its driver node (bench/reference-driver.cjs) and the peers. */
@@ -171,7 +155,7 @@ function canConnect(config: NodeAddress): Promise<boolean> {
 }
 
 function once(start: (cb: Callback) => void): Promise<[Error | null, unknown]> {
-  return new Promise((resolve) => start((err, value) => resolve([err, value])));
+  return settle(start as (cb: LoopCallback) => void) as Promise<[Error | null, unknown]>;
 }
 
 interface CommResult {
@@ -180,18 +164,9 @@ interface CommResult {
   p99Us: number;
 }
 
-function percentileUs(latenciesMs: number[], p: number): number {
-  const sorted = [...latenciesMs].sort((x, y) => x - y);
-  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number) * 1000);
-}
-
 async function drive(contender: Contender, peer: NodeAddress, window: number): Promise<CommResult> {
   const { latenciesMs, elapsedMs } = await contender.comm(peer, window);
   return { callsPerSec: (callsCount / elapsedMs) * 1000, p50Us: percentileUs(latenciesMs, 0.5), p99Us: percentileUs(latenciesMs, 0.99) };
-}
-
-function median(values: number[]): number {
-  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
 }
 
 function medianResult(results: CommResult[]): CommResult {
