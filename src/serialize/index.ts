@@ -7,7 +7,8 @@
  * - `encode` / `decode`: bytes (binary.ts), what the project's own nodes put on the wire.
  *
  * Covered: primitives with NaN, ±Infinity and -0; undefined anywhere; BigInt; Date; Error (name,
- * message, stack, cause, extra fields); sparse and nested arrays; objects (null prototype too); functions
+ * message, cause, extra fields; the stack only after `shipErrorStacks(true)`, since it makes bytes depend
+ * on call sites); sparse and nested arrays; objects (null prototype too); functions
  * (arrow, classic, method shorthand, async, generators, classes) with their names; cycles and shared
  * references with identity kept; native functions of Node's built-in modules by name, identical on
  * arrival; Map, Set, RegExp, typed arrays, DataView, ArrayBuffer, Buffer; instances of registered classes.
@@ -25,5 +26,5 @@
  */
 export { serialize, deserialize } from './text.js';
 export { encode, decode } from './binary.js';
-export { registerClass, type DeserializeOptions } from './model.js';
+export { registerClass, shipErrorStacks, type DeserializeOptions } from './model.js';
 export { nativePaths } from './natives.js';

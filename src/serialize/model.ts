@@ -147,11 +147,23 @@ export function viewBytes(view: ArrayBufferView): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
-/** The fields an error travels with: name, message, stack and cause when present, then its own
- * enumerable fields (`code`, …). */
+/**
+ * Whether errors travel with their `stack`. Off by default: a stack names the sender's files, lines and
+ * call sites (down to the harness that started a simulation), so shipping it makes message bytes depend on
+ * where the code was called from, and the simulator's same-seed-same-trace promise breaks (seen: a kv run
+ * diverged between two call sites of the same scenario). Turn it on for debugging a real cluster.
+ */
+let errorStacksShipped = false;
+
+export function shipErrorStacks(on: boolean): void {
+  errorStacksShipped = on;
+}
+
+/** The fields an error travels with: name, message, stack (when shipped) and cause when present, then
+ * its own enumerable fields (`code`, …). */
 export function errorKeys(error: Error): string[] {
   const keys = ['name', 'message'];
-  if (typeof error.stack === 'string') keys.push('stack');
+  if (errorStacksShipped && typeof error.stack === 'string') keys.push('stack');
   if ('cause' in error) keys.push('cause');
   for (const key of Object.keys(error)) {
     if (key !== 'name' && key !== 'message' && key !== 'cause' && key !== 'stack') keys.push(key);

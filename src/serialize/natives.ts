@@ -106,7 +106,8 @@ function rootItems(): WalkItem[] {
   const realmGlobals = vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
   for (const name of realmGlobals) {
     const value = (globalThis as Record<string, unknown>)[name];
-    if (isWalkable(value)) items.push({ path: `${globalRootName}.${name}`, value, depth: 1 });
+    // `globalThis.globalThis` would lead back to every global the program added itself.
+    if (isWalkable(value) && value !== globalThis) items.push({ path: `${globalRootName}.${name}`, value, depth: 1 });
   }
   for (const name of legacyNames) pushModule(items, name);
   return items;

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { decode, deserialize, encode, nativePaths, registerClass, serialize } from '../../src/serialize/index.js';
+import { decode, deserialize, encode, nativePaths, registerClass, serialize, shipErrorStacks } from '../../src/serialize/index.js';
 import { sameGraph } from './graph.js';
 
 const require = createRequire(import.meta.url);
@@ -68,7 +68,7 @@ for (const { name, trip } of forms) {
       expect(back.code).to.equal('E_X');
       expect(back.attempt).to.equal(3);
       expect(back.cause).to.be.instanceOf(RangeError);
-      expect(back.stack).to.equal(e.stack);
+      expect(back.stack).to.not.equal(e.stack); // stacks stay home unless shipErrorStacks(true)
       expect(Object.keys(back)).to.deep.equal(['code', 'attempt']);
       const custom = new Error('custom');
       custom.name = 'ValidationError';
@@ -110,6 +110,16 @@ for (const { name, trip } of forms) {
       expect(back.log()).to.equal(42);
       expect(new back.Klass().v).to.equal(7);
       for (const key of Object.keys(o) as Array<keyof typeof o>) expect(back[key].name, key).to.equal(o[key].name);
+    });
+
+    it('ships error stacks only when asked to', () => {
+      const e = new Error('with stack');
+      shipErrorStacks(true);
+      try {
+        expect((trip(e) as Error).stack).to.equal(e.stack);
+      } finally {
+        shipErrorStacks(false);
+      }
     });
 
     it('keeps two references to one function as one function, with its name', () => {
@@ -280,6 +290,16 @@ describe('serialize: native functions', () => {
       const fn = deserialize(text) as Function;
       expect(serialize(fn), nativePath).to.equal(text);
       expect(decode(encode(fn))).to.equal(fn);
+    }
+  });
+
+  it('never indexes functions reachable only through globals the program added', () => {
+    (globalThis as Record<string, unknown>).__userGlobal = { helper: () => 1 };
+    try {
+      expect(nativePaths().some((p) => p.includes('__userGlobal'))).to.equal(false);
+      expect(nativePaths().some((p) => p.startsWith('globalThis.globalThis'))).to.equal(false);
+    } finally {
+      delete (globalThis as Record<string, unknown>).__userGlobal;
     }
   });
 
