@@ -12,7 +12,6 @@ import type { DistNode } from '../src/protocols/node/index.js';
 
 export type Doc = [string, unknown];
 const host = '127.0.0.1';
-const basePort = 47_100 + Math.floor(Math.random() * 500);
 export const workerIds = ['w1', 'w2', 'w3'];
 /** One load call carries at most this much (the transport's payload limit is 4 MiB). */
 const loadCallCharsMax = 2 * 1024 * 1024;
@@ -24,17 +23,30 @@ export interface Cluster {
   readonly dataRoot: string;
 }
 
+/** Workers listen on ephemeral ports (fixed ones collide with outgoing connections on a busy machine);
+ * each waits for the full directory, which it gets once the coordinator listens too. */
 export async function startCluster(): Promise<Cluster> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'distribution-bench-mr-'));
-  const directory: Directory = new Map(workerIds.map((id, i) => [id, { host, port: basePort + i } as Address]));
-  directory.set('c0', { host, port: basePort + 9 });
+  const directory: Directory = new Map();
   const workers = new Map<string, LaunchedNode>();
-  await Promise.all(workerIds.map((id, i) => new Promise<void>((resolve, reject) => {
+  await Promise.all(workerIds.map((id) => new Promise<void>((resolve, reject) => {
     workers.set(id, launchNode({
-      id, program: 'node', args: { antiEntropyMs: 0, callTimeoutMs: 60_000 }, dataDir: join(dataRoot, id), listen: { host, port: basePort + i }, directory, stdio: 'inherit',
-    }, { onUp: resolve, onExit: (code, _signal, failure) => failure !== undefined && reject(failure ?? new Error(`worker ${id} exited ${code}`)) }));
+      id, program: 'node', args: { antiEntropyMs: 0, callTimeoutMs: 60_000 }, dataDir: join(dataRoot, id), listen: { host, port: 0 }, directory, waitForDirectory: true, stdio: 'inherit',
+    }, {
+      onListening: (address: Address) => {
+        directory.set(id, address);
+        resolve();
+      },
+      onExit: (code, _signal, failure) => failure !== undefined && reject(failure ?? new Error(`worker ${id} exited ${code}`)),
+    }));
   })));
-  const runtime = await createRuntime({ nodeId: 'c0', dataDir: join(dataRoot, 'c0'), listen: { host, port: basePort + 9 }, directory, seed: 'bench-mr' });
+  const runtime = await createRuntime({ nodeId: 'c0', dataDir: join(dataRoot, 'c0'), listen: { host, port: 0 }, directory, seed: 'bench-mr' });
+  directory.set('c0', runtime.address);
+  await Promise.all(workerIds.map((id) => new Promise<void>((resolve) => {
+    const worker = workers.get(id) as LaunchedNode;
+    worker.child.once('message', () => resolve()); // `up`, once it has the directory and runs its program
+    worker.sendDirectory(directory);
+  })));
   const node = (runtime.run(createNodeProgram, { antiEntropyMs: 0, callTimeoutMs: 60_000 }).inspect?.() as GroupsLayer).node;
   return { runtime, node, workers, dataRoot };
 }
