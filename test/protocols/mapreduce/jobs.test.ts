@@ -5,7 +5,6 @@ import { hasCode } from '../../../src/lib/errors.js';
 import { callUser, execJob, mapReduce, outputGid, shuffleGid, type Job } from '../../../src/protocols/mapreduce/index.js';
 import { settle, simCluster } from '../helpers.js';
 import { sidOf } from '../../../src/protocols/node/index.js';
-import { encode } from '../../../src/serialize/index.js';
 import { sequentialReference } from '../../../src/sim/workloads/mapreduce.js';
 import { asObject, gid, handle, mrCluster, runJob } from './helpers.js';
 
@@ -161,18 +160,33 @@ describe('mapreduce jobs (simulator)', () => {
 });
 
 describe('mapreduce group service (course style)', () => {
-  it('distribution[gid].mr.exec(spec, cb) on `node` programs reads the group store and answers the results', () => {
+  it('distribution[gid].mr.exec(spec, cb) on `node` programs maps what the course group store put, and answers the results', () => {
     const c = simCluster(['n1', 'n2', 'n3']);
     const group = Object.fromEntries(['n1', 'n2', 'n3'].map((id) => [sidOf(id), { ip: id, port: 0 }]));
     for (const id of ['n1', 'n2', 'n3']) c.layer(id).table.put({ gid: 'g' }, group);
-    // Input written straight to each node's store (the course's store.put would route it the same way).
-    Object.entries(docs).forEach(([k, v], i) => {
-      const id = `n${(i % 3) + 1}`;
-      (c.node(id).env.disk as { write: Function }).write([{ key: `kv/g\0${k}`, value: encode(v) }], () => undefined);
-    });
+    // Input through the course's group store (routed by the group's hash), as course code puts it.
+    for (const [k, v] of Object.entries(docs)) {
+      const [putErr] = settle(c.sim, (cb) => (c.layer('n1').servicesFor('g')?.store as { put: Function }).put(v, k, cb));
+      expect(putErr).to.equal(null);
+    }
     const mr = c.layer('n2').servicesFor('g')?.mr as { exec: (spec: unknown, cb: (e: Error | null, v?: unknown) => void) => void };
     const [err, results] = settle<Record<string, unknown>[]>(c.sim, (cb) => mr.exec(wordCount, cb));
     expect(err).to.equal(null);
     expect(asObject(results)).to.deep.equal(expected);
+  });
+
+  it('out: results read back through the course group store of the out group', () => {
+    const c = simCluster(['n1', 'n2', 'n3']);
+    const group = Object.fromEntries(['n1', 'n2', 'n3'].map((id) => [sidOf(id), { ip: id, port: 0 }]));
+    for (const id of ['n1', 'n2', 'n3']) for (const gid of ['g', 'counts']) c.layer(id).table.put({ gid }, group);
+    const store = (gid: string) => c.layer('n3').servicesFor(gid)?.store as { put: Function; get: Function };
+    for (const [k, v] of Object.entries(docs)) settle(c.sim, (cb) => store('g').put(v, k, cb));
+    const mr = c.layer('n1').servicesFor('g')?.mr as { exec: Function };
+    const [err] = settle(c.sim, (cb) => mr.exec({ ...wordCount, out: 'counts' }, cb));
+    expect(err).to.equal(null);
+    for (const [word, count] of Object.entries(expected)) {
+      const [getErr, value] = settle(c.sim, (cb) => store('counts').get(word, cb));
+      expect([getErr, value]).to.deep.equal([null, count]);
+    }
   });
 });
