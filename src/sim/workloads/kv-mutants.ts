@@ -5,25 +5,14 @@
  * - kv-move-before-copy: a holder deletes the records it hands to a puller as it answers the pull,
  *   before the puller made them durable; a lost reply or a crashed puller loses them (kv.no-stale-read).
  */
-import type { Env, NodeFactory } from '../../env/index.js';
+import type { NodeFactory } from '../../env/index.js';
 import type { Callback, Service } from '../../protocols/node/method.js';
 import type { KvRecord } from '../../protocols/kv/core.js';
 import { createKvNode, type KvNodeHandle } from '../../protocols/kv/program.js';
 import { kvShardService } from '../../protocols/kv/shard.js';
 import { registerWorkload } from '../workload.js';
 import { kvWorkload } from './kv.js';
-
-const lyingDisk = (env: Env): Env => ({
-  ...env,
-  disk: {
-    get: env.disk.get.bind(env.disk),
-    scan: env.disk.scan.bind(env.disk),
-    write: (batch, onDurable) => {
-      env.disk.write(batch, () => {});
-      onDurable({ ok: true });
-    },
-  },
-});
+import { lyingDisk } from './mutants.js';
 
 const ackEarly: NodeFactory = (env, args) => createKvNode(lyingDisk(env), args);
 

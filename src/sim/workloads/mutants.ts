@@ -40,8 +40,9 @@ const inventValues = (env: Env): Env => ({
   },
 });
 
-/** Reports every write durable the moment it is issued; the real write still happens, later. */
-const lyingDisk = (env: Env): Env => ({
+/** Reports every write durable the moment it is issued; the real write still happens, later. Shared by
+ * every mutant that acknowledges before its data is durable. */
+export const lyingDisk = (env: Env): Env => ({
   ...env,
   disk: {
     get: env.disk.get.bind(env.disk),
