@@ -2,17 +2,31 @@
  * callback-style operation to completion in virtual time. */
 import { Simulation, type FaultPlan } from '../../src/sim/index.js';
 import '../../src/protocols/groups/index.js';
-import type { DistNode } from '../../src/protocols/node/index.js';
+import { getSID, type DistNode } from '../../src/protocols/node/index.js';
 import type { GroupsLayer, NodeProgramArgs } from '../../src/protocols/groups/index.js';
 
 /** Virtual time an operation may take before a test gives up (a bound on the wait, not a threshold). */
 export const opBudgetMs = 30_000;
 
+/** A service's methods as tests call them. */
+export type Methods = Record<string, Function>;
+
 export interface SimCluster {
   readonly sim: Simulation;
   layer(id: string): GroupsLayer;
   node(id: string): DistNode;
+  /** `distribution.local[service]` on node `id`. */
+  local(id: string, service: string): Methods;
+  /** `distribution[gid][service]` on node `id` (undefined when the group is unknown there). */
+  group(id: string, gid: string, service: string): Methods;
 }
+
+/** A simulated node's course address: its Env id as ip, port 0. */
+export const simAddress = (id: string): { ip: string; port: number } => ({ ip: id, port: 0 });
+
+/** A course group literal `{sid: node}` over simulated node ids. */
+export const groupOf = (...ids: string[]): Record<string, { ip: string; port: number }> =>
+  Object.fromEntries(ids.map((id) => [getSID(simAddress(id)), simAddress(id)]));
 
 export function simCluster(ids: readonly string[], options: { seed?: number; plan?: FaultPlan; args?: (id: string) => NodeProgramArgs } = {}): SimCluster {
   const sim = new Simulation({ seed: options.seed ?? 1, ...(options.plan ? { plan: options.plan, nodeIds: ids } : {}) });
@@ -22,7 +36,13 @@ export function simCluster(ids: readonly string[], options: { seed?: number; pla
     if (l === undefined) throw new Error(`node ${id} is down`);
     return l;
   };
-  return { sim, layer, node: (id) => layer(id).node };
+  return {
+    sim,
+    layer,
+    node: (id) => layer(id).node,
+    local: (id, service) => layer(id).node.services.get(service) as Methods,
+    group: (id, gid, service) => layer(id).servicesFor(gid)?.[service] as Methods,
+  };
 }
 
 export type Outcome<T = unknown> = [Error | null, T];

@@ -4,13 +4,11 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { consistentHash, getNID, getSID, type Service } from '../../../src/protocols/node/index.js';
 import { aggregateStatus, GroupsTable, pickSubset, SeenSet, subsetSize } from '../../../src/protocols/groups/index.js';
-import { codeOf, settle, simCluster, type SimCluster } from '../helpers.js';
+import { codeOf, groupOf, settle, simAddress, simCluster, type Methods, type SimCluster } from '../helpers.js';
 
-const n = (id: string): { ip: string; port: number } => ({ ip: id, port: 0 });
+const n = simAddress;
 const sid = (id: string): string => getSID(n(id));
-const groupOf = (...ids: string[]): Record<string, { ip: string; port: number }> => Object.fromEntries(ids.map((id) => [sid(id), n(id)]));
 
-type Methods = Record<string, Function>;
 
 describe('groups (simulator)', () => {
   let c: SimCluster;
@@ -18,8 +16,8 @@ describe('groups (simulator)', () => {
   beforeEach(() => {
     c = simCluster(ids);
   });
-  const local = (id: string, service: string): Methods => c.node(id).services.get(service) as Methods;
-  const group = (id: string, gid: string, service: string): Methods => c.layer(id).servicesFor(gid)?.[service] as Methods;
+  const local = (id: string, service: string): Methods => c.local(id, service);
+  const group = (id: string, gid: string, service: string): Methods => c.group(id, gid, service);
   const run = (f: (cb: (err: Error | null, value?: unknown) => void) => void) => settle(c.sim, f);
   /** Puts group g1 = n1..n3 on every one of its members. */
   const putG1 = (): void => {

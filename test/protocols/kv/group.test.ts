@@ -2,11 +2,9 @@
  * services routed by the group's hash, with reconf. (Real lmdb restart: node-store.test.ts.) */
 import { expect } from 'chai';
 import { consistentHash, getID, getNID, getSID, naiveHash, rendezvousHash, type HashFn } from '../../../src/protocols/node/index.js';
-import { codeOf, settle, simCluster, type SimCluster } from '../helpers.js';
+import { codeOf, groupOf, settle, simAddress, simCluster, type Methods, type SimCluster } from '../helpers.js';
 
-const n = (id: string): { ip: string; port: number } => ({ ip: id, port: 0 });
-const groupOf = (...ids: string[]): Record<string, { ip: string; port: number }> => Object.fromEntries(ids.map((id) => [getSID(n(id)), n(id)]));
-type Methods = Record<string, Function>;
+const n = simAddress;
 const person = (i: number): Record<string, unknown> => ({ first: `f${i}`, last: `l${i}`, age: i, city: `c${i % 7}`, active: i % 2 === 0 });
 
 describe('kv: course mem/store on node programs (simulator)', () => {
@@ -15,8 +13,8 @@ describe('kv: course mem/store on node programs (simulator)', () => {
   beforeEach(() => {
     c = simCluster(ids);
   });
-  const local = (id: string, service: string): Methods => c.node(id).services.get(service) as Methods;
-  const group = (id: string, gid: string, service: string): Methods => c.layer(id).servicesFor(gid)?.[service] as Methods;
+  const local = (id: string, service: string): Methods => c.local(id, service);
+  const group = (id: string, gid: string, service: string): Methods => c.group(id, gid, service);
   const run = <T = unknown>(f: (cb: (err: Error | null, value?: unknown) => void) => void) => settle<T>(c.sim, f);
   const putGroup = (gid: string, members: string[], on: string[], hash?: HashFn): void => {
     for (const id of on) expect(run((cb) => local(id, 'groups').put!(hash === undefined ? gid : { gid, hash }, groupOf(...members), cb))[0]).to.equal(null);
