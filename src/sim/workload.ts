@@ -36,6 +36,19 @@ export interface WorkloadContext {
   readonly ops: number;
 }
 
+/**
+ * Schedules `ctx.ops` client operations at times drawn from the first `windowShare` of the safety phase
+ * (so the last ones still meet faults). The time is drawn first, then `prepare(i)` draws whatever else
+ * the operation needs from the same stream and returns the action `sim.at` runs.
+ */
+export function scheduleOps(ctx: WorkloadContext, windowShare: number, prepare: (index: number) => () => void): void {
+  const windowMs = Math.max(1, Math.floor(ctx.durationMs * windowShare));
+  for (let i = 0; i < ctx.ops; i++) {
+    const atMs = ctx.random.int(0, windowMs);
+    ctx.sim.at(atMs, prepare(i));
+  }
+}
+
 export interface WorkloadRun {
   /** Schedules client operations (called once, at time 0, after the nodes have booted). */
   start(): void;

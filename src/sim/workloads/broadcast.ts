@@ -12,7 +12,7 @@ import type { NodeId } from '../../env/index.js';
 import { broadcastChannel, broadcastProgramName, decodeMessage, encodeMessage, type BroadcastView } from '../../protocols/broadcast/index.js';
 import { DistError } from '../../lib/errors.js';
 import type { NodeFactory } from '../../env/index.js';
-import { registerWorkload, type Violation, type Workload, type WorkloadContext, type WorkloadRun } from '../workload.js';
+import { registerWorkload, scheduleOps, type Violation, type Workload, type WorkloadContext, type WorkloadRun } from '../workload.js';
 
 interface NodeCheckState {
   incarnation: number;
@@ -44,21 +44,18 @@ class BroadcastRun implements WorkloadRun {
   constructor(private readonly ctx: WorkloadContext) {}
 
   start(): void {
-    const { sim, random, nodeIds, durationMs, ops } = this.ctx;
+    const { sim, random, nodeIds } = this.ctx;
     const client = sim.client('c1');
     client.listen(broadcastChannel, (from, payload) => this.onReply(from, payload));
-    // Operations land in the first 80% of the safety phase so the last ones meet faults too.
-    const windowMs = Math.max(1, Math.floor(durationMs * 0.8));
-    for (let i = 0; i < ops; i++) {
-      const atMs = random.int(0, windowMs);
+    scheduleOps(this.ctx, 0.8, (i) => {
       const to = random.pick(nodeIds);
       const value = i + 1;
-      sim.at(atMs, () => {
+      return () => {
         this.issued.add(value);
         sim.traceEvent('c1', 'client.broadcast', { to, value });
         client.send(to, broadcastChannel, encodeMessage({ type: 'broadcast', id: value, value }));
-      });
-    }
+      };
+    });
   }
 
   private onReply(from: NodeId, payload: Uint8Array): void {

@@ -11,7 +11,7 @@
 import type { Env, NodeId, NodeProgram } from '../../env/index.js';
 import { createNodeProgram, type GroupsLayer } from '../../protocols/groups/index.js';
 import { defineMethod, getSID, addressOf } from '../../protocols/node/index.js';
-import { registerWorkload, type Violation, type Workload, type WorkloadContext, type WorkloadRun } from '../workload.js';
+import { registerWorkload, scheduleOps, type Violation, type Workload, type WorkloadContext, type WorkloadRun } from '../workload.js';
 
 export const gossipGid = 'g';
 
@@ -47,13 +47,11 @@ class GossipRun implements WorkloadRun {
   }
 
   start(): void {
-    const { sim, random, nodeIds, durationMs, ops } = this.ctx;
-    const windowMs = Math.max(1, Math.floor(durationMs * 0.8));
-    for (let i = 0; i < ops; i++) {
-      const atMs = random.int(0, windowMs);
+    const { random, nodeIds } = this.ctx;
+    scheduleOps(this.ctx, 0.8, (i) => {
       const from = random.pick(nodeIds);
-      sim.at(atMs, () => this.gossip(from, i + 1));
-    }
+      return () => this.gossip(from, i + 1);
+    });
   }
 
   private gossip(from: NodeId, value: number): void {

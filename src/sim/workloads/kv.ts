@@ -17,7 +17,7 @@
 import type { NodeId } from '../../env/index.js';
 import { hasCode } from '../../lib/errors.js';
 import { createKvNode, type KvNodeHandle } from '../../protocols/kv/program.js';
-import { registerWorkload, type Violation, type Workload, type WorkloadContext, type WorkloadRun } from '../workload.js';
+import { registerWorkload, scheduleOps, type Violation, type Workload, type WorkloadContext, type WorkloadRun } from '../workload.js';
 
 const keysCount = 8;
 const keyOf = (i: number): string => `key-${i}`;
@@ -54,15 +54,13 @@ export class KvRun implements WorkloadRun {
   }
 
   start(): void {
-    const { sim, random, nodeIds, durationMs, ops } = this.ctx;
-    const windowMs = Math.max(1, Math.floor(durationMs * 0.9));
-    for (let i = 0; i < ops; i++) {
-      const atMs = random.int(0, windowMs);
+    const { random, nodeIds } = this.ctx;
+    scheduleOps(this.ctx, 0.9, (i) => {
       const via = random.pick(nodeIds);
       const key = keyOf(random.int(0, keysCount));
       const isPut = random.chance(putShareNum, putShareDen);
-      sim.at(atMs, () => (isPut ? this.put(via, key, `v${i}`) : this.get(via, key)));
-    }
+      return () => (isPut ? this.put(via, key, `v${i}`) : this.get(via, key));
+    });
   }
 
   private put(via: NodeId, key: string, value: string): void {

@@ -14,7 +14,7 @@
 import type { Env, NodeId, NodeProgram } from '../../env/index.js';
 import { createNodeProgram, type GroupsLayer } from '../../protocols/groups/index.js';
 import { defineMethod, sidOf, type DistNode } from '../../protocols/node/index.js';
-import { registerWorkload, type Violation, type Workload, type WorkloadContext, type WorkloadRun } from '../workload.js';
+import { registerWorkload, scheduleOps, type Violation, type Workload, type WorkloadContext, type WorkloadRun } from '../workload.js';
 
 const allowedCodes: ReadonlySet<string> = new Set(['E_NODE_TIMEOUT', 'E_NODE_PEER_DOWN', 'E_NODE_STOPPED']);
 
@@ -60,15 +60,13 @@ class RpcRun implements WorkloadRun {
   }
 
   start(): void {
-    const { sim, random, nodeIds, durationMs, ops } = this.ctx;
-    const windowMs = Math.max(1, Math.floor(durationMs * 0.8));
-    for (let i = 0; i < ops; i++) {
-      const atMs = random.int(0, windowMs);
+    const { random, nodeIds } = this.ctx;
+    scheduleOps(this.ctx, 0.8, (i) => {
       const from = random.pick(nodeIds);
       const to = random.pick(nodeIds);
       const write = random.int(0, 2) === 1;
-      sim.at(atMs, () => this.issue(this.calls, from, to, write, `k${i}`));
-    }
+      return () => this.issue(this.calls, from, to, write, `k${i}`);
+    });
   }
 
   private issue(into: IssuedCall[], from: NodeId, to: NodeId, write: boolean, key: string): void {
