@@ -212,8 +212,9 @@ class Encoder {
   private array(array: unknown[]): void {
     const length = array.length;
     if (length > arrayScanLengthMax) {
-      const present = Object.keys(array).length;
-      if (present < length / 2) return this.sparseArray(array, length);
+      // One scan of the present keys decides and, for a sparse array, is the encoding's index list.
+      const indices = presentIndices(array);
+      if (indices.length < length / 2) return this.sparseArray(array, length, indices);
     }
     this.byte(Tag.Array);
     this.uint32(length);
@@ -224,8 +225,7 @@ class Encoder {
     }
   }
 
-  private sparseArray(array: unknown[], length: number): void {
-    const indices = presentIndices(array);
+  private sparseArray(array: unknown[], length: number, indices: readonly number[]): void {
     this.byte(Tag.SparseArray);
     this.uint32(length);
     this.uint32(indices.length);
