@@ -18,6 +18,21 @@ module.exports = facade.bootstrap;
 if (require.main === module) facade.main(process.argv);
 `;
 
+// ws tries these optional native speed-ups inside try/catch; bundled as modules that throw when
+// required, ws falls back to its JavaScript code and the bundle requires nothing outside Node.
+function absentOptionalModules(names) {
+  const filter = new RegExp(`^(${names.join('|')})$`);
+  return {
+    name: 'absent-optional-modules',
+    setup(b) {
+      b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'absent' }));
+      b.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`${args.path} is not bundled`)});`, loader: 'js',
+      }));
+    },
+  };
+}
+
 await build({
   stdin: { contents: entry, resolveDir: root, sourcefile: 'facade-entry.cjs', loader: 'js' },
   bundle: true,
@@ -25,7 +40,8 @@ await build({
   target: 'node20',
   format: 'cjs',
   outfile,
-  external: ['lmdb', 'msgpackr-extract', 'bufferutil', 'utf-8-validate'],
+  external: ['lmdb', 'msgpackr-extract'],
+  plugins: [absentOptionalModules(['bufferutil', 'utf-8-validate'])],
   // import.meta does not exist in CommonJS: compute the module's URL from __filename instead.
   define: { 'import.meta.url': 'importMetaUrl' },
   banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },

@@ -23,6 +23,7 @@ import {
 import { checkProtectedMode } from '../runtime/config.js';
 import { createCourseEnv } from '../runtime/course-env.js';
 import { createCourseServer } from '../runtime/course-http.js';
+import type { CourseNet, CourseNetStats } from '../runtime/course-net.js';
 import { deserialize, serialize } from '../serialize/index.js';
 
 export const defaultNodeConfig: Readonly<NodeConfig> = Object.freeze({ ip: '127.0.0.1', port: 1234 });
@@ -42,6 +43,8 @@ export interface FacadeNode {
   start: (cb?: (err: Error | null, server?: Server) => void) => void;
   /** The node's HTTP server once `start` was called. */
   server: Server | undefined;
+  /** Not in the course: how this node's calls travelled (ws to our nodes, PUT to course nodes). */
+  netStats: () => Readonly<CourseNetStats>;
 }
 
 export interface FacadeUtil {
@@ -137,7 +140,7 @@ export function bootstrap(config?: unknown): Distribution {
   const secret = typeof nodeConfig['secret'] === 'string' ? nodeConfig['secret'] : process.env['DISTRIBUTION_SECRET'] || undefined;
   const storeRoot = typeof nodeConfig['storeDir'] === 'string' ? nodeConfig['storeDir'] : process.env['DISTRIBUTION_STORE_DIR'] || undefined;
   const courseEnv = createCourseEnv({ nodeId: nodeIdOf(nodeConfig), secret, entryPath: childEntry, ...(storeRoot === undefined ? {} : { storeRoot }) });
-  const facadeNode: FacadeNode = { config: nodeConfig, start: () => undefined, server: undefined };
+  const facadeNode: FacadeNode = { config: nodeConfig, start: () => undefined, server: undefined, netStats: () => ({ ...courseEnv.net.stats }) };
   const node = new DistNode(courseEnv.env, {
     config: nodeConfig,
     heap: () => {
@@ -146,15 +149,17 @@ export function bootstrap(config?: unknown): Distribution {
     },
     callTimeoutMs: courseCallTimeoutMs,
     callRetriesMax: courseCallRetriesMax,
-    // status.stop: the reply has left; close the server and end the process, as a course node does.
+    // status.stop: the reply has left; close the server and end the process, as a course node does
+    // (after the ws connections said goodbye, so peers fail their calls to us at once).
     exit: () => {
       facadeNode.server?.close();
-      process.exit(0);
+      void courseEnv.net.close().finally(() => process.exit(0));
     },
   });
   // Course gossip has no anti-entropy, and a periodic timer would keep a finished test process alive.
   const layer = new GroupsLayer(node, { antiEntropyMs: 0 });
   setProcessNode(node);
+  courseEnv.net.onPeerLost = (peer) => node.peerDown(peer);
   // A spawned node that has exited is no longer among "the nodes it spawned" in `all`.
   courseEnv.hosts.onExited = (id) => void layer.table.rem(allGid, sidOf(id));
 
@@ -163,7 +168,10 @@ export function bootstrap(config?: unknown): Distribution {
   for (const [name, service] of node.services) distribution.local[name] = service;
   distribution.all = layer.servicesFor(allGid) as Record<string, Service>;
 
-  facadeNode.start = (cb) => startServer(node, facadeNode, secret, typeof cb === 'function' ? cb : () => undefined);
+  facadeNode.start = (cb) => startServer(node, facadeNode, secret, (err, server) => {
+    if (err === null && server !== undefined) serveWs(server, courseEnv.net, nodeConfig);
+    if (typeof cb === 'function') cb(err, server);
+  });
   (globalThis as unknown as { distribution: Distribution }).distribution = distribution;
   return distribution;
 }
@@ -222,6 +230,20 @@ function startServer(node: DistNode, facadeNode: FacadeNode, secret: string | un
     server.off('error', onError);
     cb(null, server);
   });
+}
+
+/**
+ * The ws transport shares the course server's port. Its connections are upgraded sockets, which an
+ * `http.Server` waits for before `close` calls back; course code closes a node with `server.close(cb)`,
+ * so closing the server shuts the ws transport too (later calls from this node go as PUTs).
+ */
+function serveWs(server: Server, net: CourseNet, config: NodeConfig): void {
+  net.serve(server, { host: config.ip, port: config.port });
+  const closeServer = server.close.bind(server);
+  server.close = ((cb?: (err?: Error) => void) => {
+    void net.stopServing();
+    return closeServer(cb);
+  }) as typeof server.close;
 }
 
 /** Flags of the course's `distribution.js`: `--ip`, `--port`, `--config <serialized or JSON>`. */

@@ -1,7 +1,8 @@
 /**
  * The Env of a course-compatible node (the facade's `bootstrap`): real clock, timers, randomness, web
- * and trace as in `createRuntime`, but calls travel as the course's HTTP PUTs (course-http.ts) and
- * spawned nodes are facade processes (course-hosts.ts). Nothing here binds a port: the facade's
+ * and trace as in `createRuntime`, but calls travel as the course's HTTP PUTs to course nodes and over
+ * the ws transport to the project's own (course-net.ts), and spawned nodes are facade processes
+ * (course-hosts.ts). Nothing here binds a port: the facade's
  * `node.start` does, as the course's does.
  *
  * The disk is LMDB under `<storeRoot>/<node id>/` (COURSE-API: `./store/` of the working directory by
@@ -15,7 +16,7 @@ import type { Disk, DiskOp, DiskRange, DiskWriteResult, Env, NodeId } from '../e
 import { RealClock } from './clock.js';
 import { webLimitsDefault } from './config.js';
 import { CourseProcessHosts } from './course-hosts.js';
-import { CourseHttpNet } from './course-http.js';
+import { CourseNet } from './course-net.js';
 import { LmdbDisk } from './disk.js';
 import { cryptoSeed, SeededRandom } from './random.js';
 import { RealTimers } from './timers.js';
@@ -69,7 +70,7 @@ export interface CourseEnvOptions {
 
 export interface CourseEnv {
   readonly env: Env;
-  readonly net: CourseHttpNet;
+  readonly net: CourseNet;
   readonly hosts: CourseProcessHosts;
   readonly timers: RealTimers;
 }
@@ -78,7 +79,7 @@ export function createCourseEnv(options: CourseEnvOptions): CourseEnv {
   const clock = new RealClock();
   const timers = new RealTimers();
   const random = new SeededRandom(options.seed ?? cryptoSeed()).fork(`node/${options.nodeId}`);
-  const net = new CourseHttpNet({ nodeId: options.nodeId, secret: options.secret });
+  const net = new CourseNet({ nodeId: options.nodeId, secret: options.secret });
   const hosts = new CourseProcessHosts({ selfId: options.nodeId, entryPath: options.entryPath });
   const env: Env = {
     nodeId: options.nodeId, clock, timers, random, net, disk: new LazyLmdbDisk(courseStoreDir(options.storeRoot ?? courseStoreRootDefault, options.nodeId)), hosts,

@@ -150,9 +150,11 @@ export interface CourseHttpNetOptions {
   readonly nodeId: NodeId;
   readonly secret?: string | undefined;
   readonly bodyBytesMax?: number;
+  /** Told when a PUT to a peer could not connect (so a caller may relearn how to reach it). */
+  readonly onUnreachable?: (peer: NodeId) => void;
 }
 
-export interface CourseNetStats {
+export interface CourseHttpNetStats {
   puts: number;
   connectFailures: number;
   badReplies: number;
@@ -176,7 +178,7 @@ export function parseReplyBody(text: string): [unknown, unknown] {
 
 export class CourseHttpNet implements Net {
   readonly payloadBytesMax: number;
-  readonly stats: CourseNetStats = { puts: 0, connectFailures: 0, badReplies: 0, dropped: 0 };
+  readonly stats: CourseHttpNetStats = { puts: 0, connectFailures: 0, badReplies: 0, dropped: 0 };
   private handler: MessageHandler | undefined;
   private readonly agent = new http.Agent({ keepAlive: true, maxFreeSockets: freeSocketsMax });
 
@@ -249,6 +251,7 @@ export class CourseHttpNet implements Net {
     });
     req.on('error', (cause) => {
       this.stats.connectFailures++;
+      this.options.onUnreachable?.(to);
       settle(connectionError(to, cause), undefined);
     });
     req.end(body);

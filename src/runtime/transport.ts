@@ -66,6 +66,11 @@ export interface WsNetOptions {
   readonly limits: NetLimits;
   readonly directory: Directory;
   readonly secret: string | undefined;
+  /** Told when a peer's connection is installed (`true`) or lost with none to replace it (`false`). */
+  readonly onPeerChange?: (peer: NodeId, connected: boolean) => void;
+  /** Unref every socket, so open connections alone never keep the process alive (the course facade:
+   * a test process must end once its own handles are gone). */
+  readonly unrefSockets?: boolean;
 }
 
 export type Direction = 'in' | 'out';
@@ -110,8 +115,14 @@ export class WsNet implements Net {
   private readonly encoder: FrameEncoder;
   private readonly handlers = new Map<string, MessageHandler>();
   private readonly peers = new Map<NodeId, Peer>();
-  private readonly server: http.Server;
+  /** Our own server (`start`), or one adopted from its owner (`adopt`); undefined until then. */
+  private server: http.Server | undefined;
+  private ownsServer = false;
   private readonly wss: WebSocketServer;
+  /** Callers of `connect` waiting for a peer's connection, by peer. */
+  private readonly connectWaiters = new Map<NodeId, ((connected: boolean) => void)[]>();
+  private readonly onPeerChange: ((peer: NodeId, connected: boolean) => void) | undefined;
+  private readonly unrefSockets: boolean;
   private readonly wirePayloadBytesMax: number;
   private boundAddress: Address | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -123,6 +134,8 @@ export class WsNet implements Net {
     this.limits = options.limits;
     this.directory = options.directory;
     this.secret = options.secret;
+    this.onPeerChange = options.onPeerChange;
+    this.unrefSockets = options.unrefSockets === true;
     this.verifier = options.secret === undefined ? undefined : new TokenVerifier(options.secret, options.nodeId);
     this.payloadBytesMax = options.limits.payloadBytesMax;
     this.encoder = new FrameEncoder(this.nodeId, options.limits.headerBytesMax);
@@ -130,32 +143,81 @@ export class WsNet implements Net {
     this.wss = new WebSocketServer({
       noServer: true, maxPayload: this.wirePayloadBytesMax, perMessageDeflate: false, clientTracking: false, skipUTF8Validation: true,
     });
-    this.server = http.createServer((_req, res) => {
-      res.writeHead(426, { connection: 'close' }).end();
-    });
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
-    // A garbage HTTP request must not reach the default handler that might throw; just drop the socket.
-    this.server.on('clientError', (_error, socket: Duplex) => socket.destroy());
   }
 
   /** Binds and starts accepting connections; returns the bound address (port 0 picks an ephemeral one). */
   start(listen: Address): Promise<Address> {
-    assert(this.boundAddress === undefined, 'WsNet.start called twice');
+    assert(this.server === undefined, 'WsNet.start called twice');
+    const server = http.createServer((_req, res) => {
+      res.writeHead(426, { connection: 'close' }).end();
+    });
+    // A garbage HTTP request must not reach the default handler that might throw; just drop the socket.
+    server.on('clientError', (_error, socket: Duplex) => socket.destroy());
+    this.server = server;
+    this.ownsServer = true;
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => reject(new DistError('E_NET_LISTEN', `cannot listen on ${formatAddress(listen)}: ${error.message}`, { ...listen }, { cause: error }));
-      this.server.once('error', onError);
-      this.server.listen(listen.port, listen.host, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (error) => debugNet('%s server error: %s', this.nodeId, error.message));
-        const bound = this.server.address();
+      server.once('error', onError);
+      server.listen(listen.port, listen.host, () => {
+        server.off('error', onError);
+        server.on('error', (error) => debugNet('%s server error: %s', this.nodeId, error.message));
+        const bound = server.address();
         assert(bound !== null && typeof bound === 'object', 'server.address() after listen');
-        this.boundAddress = { host: listen.host, port: bound.port };
-        this.directory.set(this.nodeId, this.boundAddress);
-        this.heartbeatTimer = setInterval(() => this.heartbeat(), this.limits.heartbeatIntervalMs);
-        this.heartbeatTimer.unref(); // liveness checking alone must not keep a process alive
-        resolve(this.boundAddress);
+        this.accept(server, { host: listen.host, port: bound.port });
+        resolve({ host: listen.host, port: bound.port });
       });
     });
+  }
+
+  /**
+   * Accepts connections on a server its owner already listens with (the course facade's HTTP server:
+   * course PUTs and this transport share one port). Closing this transport leaves that server alone.
+   */
+  adopt(server: http.Server, bound: Address): void {
+    assert(this.server === undefined, 'WsNet.adopt: already serving');
+    this.server = server;
+    this.accept(server, bound);
+  }
+
+  private accept(server: http.Server, bound: Address): void {
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.boundAddress = bound;
+    this.directory.set(this.nodeId, bound);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.limits.heartbeatIntervalMs);
+    this.heartbeatTimer.unref(); // liveness checking alone must not keep a process alive
+  }
+
+  /**
+   * Resolves true once a connection with `to` is open (dialing one if needed), false when the dial
+   * fails: how a caller learns whether a peer speaks this transport at all.
+   */
+  connect(to: NodeId): Promise<boolean> {
+    if (this.closed || to === this.nodeId || !this.directory.has(to)) return Promise.resolve(false);
+    const peer = this.peers.get(to) ?? this.addPeer(to);
+    if (peer.conn !== undefined) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiters = this.connectWaiters.get(to);
+      if (waiters === undefined) this.connectWaiters.set(to, [resolve]);
+      else waiters.push(resolve);
+      this.ensureDial(peer);
+    });
+  }
+
+  /** True while a connection with `to` is open. */
+  isConnected(to: NodeId): boolean {
+    return this.peers.get(to)?.conn !== undefined;
+  }
+
+  private settleConnectWaiters(peer: NodeId, connected: boolean): void {
+    const waiters = this.connectWaiters.get(peer);
+    if (waiters === undefined) return;
+    this.connectWaiters.delete(peer);
+    for (const resolve of waiters) resolve(connected);
+  }
+
+  /** A peer's installed connection is gone and none replaced it. */
+  private lost(peer: Peer): void {
+    this.onPeerChange?.(peer.id, false);
   }
 
   get address(): Address | undefined {
@@ -217,8 +279,10 @@ export class WsNet implements Net {
     }
     await Promise.all(closing);
     this.peers.clear();
+    for (const peer of [...this.connectWaiters.keys()]) this.settleConnectWaiters(peer, false);
     this.wss.close();
-    if (this.boundAddress !== undefined) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const server = this.server;
+    if (server !== undefined && this.ownsServer) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   // --- sending ---------------------------------------------------------------------------------------
@@ -319,6 +383,7 @@ export class WsNet implements Net {
       handshakeTimeout: this.limits.connectTimeoutMs, followRedirects: false,
     });
     peer.dial = ws;
+    if (this.unrefSockets) ws.on('upgrade', (response: http.IncomingMessage) => response.socket.unref());
     ws.on('error', (error) => debugNet('%s dial/conn to %s error: %s', this.nodeId, peer.id, error.message));
     ws.on('close', () => this.onSocketClose(peer, ws));
     ws.on('open', () => {
@@ -337,6 +402,7 @@ export class WsNet implements Net {
       peer.dial = undefined;
       this.stats.dialFailures++;
       peer.dialFailures++;
+      if (peer.conn === undefined) this.settleConnectWaiters(peer.id, false);
       if (peer.dialFailures >= this.limits.reconnectAttemptsMax) {
         debugNet('%s gives up on %s after %d dials', this.nodeId, peer.id, peer.dialFailures);
         peer.dialFailures = 0;
@@ -346,6 +412,7 @@ export class WsNet implements Net {
     } else if (peer.conn?.ws === ws) {
       peer.conn = undefined;
       peer.waitingDrain = false;
+      this.lost(peer);
     } else {
       return; // a superseded socket
     }
@@ -366,6 +433,7 @@ export class WsNet implements Net {
   }
 
   private dropQueue(peer: Peer, reason: 'unknown' | 'down'): void {
+    this.settleConnectWaiters(peer.id, false);
     if (reason === 'unknown') this.stats.dropsUnknownPeer += peer.queue.length;
     else this.stats.dropsPeerDown += peer.queue.length;
     peer.queue = [];
@@ -384,6 +452,7 @@ export class WsNet implements Net {
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (error) => debugNet('%s upgrade socket error: %s', this.nodeId, error.message));
+    if (this.unrefSockets) (socket as Duplex & { unref?: () => void }).unref?.();
     const from = req.headers[headerFrom];
     const refusal = this.checkUpgrade(req, from);
     if (refusal !== undefined) {
@@ -464,6 +533,7 @@ export class WsNet implements Net {
         peer.conn = undefined;
         peer.waitingDrain = false;
         conn.ws.terminate();
+        this.lost(peer);
         if (peer.queue.length > 0) this.scheduleReconnect(peer);
         continue;
       }
@@ -491,6 +561,8 @@ export class WsNet implements Net {
       if (typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) this.stats.badFrames++;
     });
     debugNet('%s connected to %s (%s)', this.nodeId, peer.id, direction);
+    this.onPeerChange?.(peer.id, true);
+    this.settleConnectWaiters(peer.id, true);
     if (peer.queue.length > 0) this.scheduleFlush(peer);
   }
 
@@ -535,6 +607,7 @@ export class WsNet implements Net {
     if (peer.conn === conn) {
       peer.conn = undefined;
       peer.waitingDrain = false;
+      this.lost(peer);
       if (peer.queue.length > 0) this.scheduleReconnect(peer);
     }
     void closeSocket(conn.ws, 1007, reason.slice(0, 100));

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -58,7 +58,8 @@ describe('facade: loading and bootstrap', function () {
     expect(source).not.to.match(/\bimport\.meta\b/);
     // Only Node built-ins are required at run time: nothing from node_modules that might be ESM.
     const required = [...source.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
-    for (const name of required) expect(name, name).to.match(/^(node:)?(crypto|child_process|fs|http|module|path|perf_hooks|url|util|vm|os|tty)$/);
+    expect(required).to.include('http');
+    for (const name of required) expect(builtinModules, name).to.include((name as string).replace(/^node:/, ''));
     const byPath = createRequire(join(packageRoot, 'test-consumer.js'))('./distribution');
     expect(byPath).to.equal(requireFacade());
   });

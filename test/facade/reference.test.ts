@@ -28,6 +28,9 @@ describe('facade: interop with the course reference implementation', function ()
   it('ours -> reference: comm.send answers the reference method', async () => {
     expect(await call(d.local.comm, 'send', ['sid'], { node: ref, service: 'status', method: 'get' })).to.deep.equal([null, d.util.id.getSID(ref)]);
     expect(await call(d.local.comm, 'send', ['port'], { node: ref, service: 'status', method: 'get' })).to.deep.equal([null, ref.port]);
+    // The reference does not speak ws: one probe, then PUTs.
+    expect(d.node.netStats()).to.deep.include({ probesToPut: 1 });
+    expect(d.node.netStats().callsPut).to.be.at.least(1);
   });
 
   it('ours -> reference: an unknown service or key comes back as an Error', async () => {

@@ -181,6 +181,11 @@ function decodeNames(bytes: Uint8Array, start: number, end: number): Names | und
   return names;
 }
 
+/** Whether `bytes` claims to be a call (its tag alone: routing, not validation). */
+export function isCallMessage(bytes: Uint8Array): boolean {
+  return bytes.length >= idBytes && bytes[0] === callTag;
+}
+
 export function decodeMessage(bytes: Uint8Array): NodeMessage | DistError {
   if (bytes.length < idBytes) return badMessage();
   const tag = bytes[0];
