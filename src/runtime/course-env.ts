@@ -40,7 +40,9 @@ class LazyLmdbDisk implements Disk {
   private open(): LmdbDisk {
     if (this.disk === undefined) {
       mkdirSync(this.path, { recursive: true });
-      this.disk = new LmdbDisk(join(this.path, 'lmdb')); // lmdb's data file and its lock file
+      // Durable once committed to the OS, as the course's store (file writes, no fsync): a node restart
+      // finds every acknowledged value; a machine crash may lose the last moments (docs/storage.md).
+      this.disk = new LmdbDisk(join(this.path, 'lmdb'), { durableAt: 'commit' }); // data and lock file
     }
     return this.disk;
   }

@@ -4,7 +4,12 @@
  * - Read-your-writes: a batch is visible to `get`/`scan` as soon as `write` returns, through an overlay of
  *   pending values kept until LMDB has committed it. Per key the overlay is a stack of pending versions,
  *   so a failed batch uncovers the batch below it rather than the last committed value.
- * - Durability: `onDurable` fires after the commit promise resolves and LMDB reports the commit flushed.
+ * - Durability: by default `onDurable` fires after the commit promise resolves and LMDB reports the commit
+ *   flushed (fsync: survives power loss). With `durableAt: 'commit'` LMDB never fsyncs (`noSync`) and it
+ *   fires at the commit: the data is in the OS page cache, so it survives a crash of the process but not of
+ *   the machine, which may also leave the file unreadable. The course facade uses this: the course's store
+ *   promises survival of a node restart, which its file writes give without fsync; a sequential put is
+ *   ~10x faster here (~40 µs vs ~380 µs: with overlapping sync, each commit still waits for the last flush).
  * - Atomicity: a batch is one `db.batch`, so one transaction; a batch that fails validation or commit
  *   reports a coded error and none of it is applied (its overlay entries are removed).
  * - Order: keys are stored as UTF-16BE bytes, so LMDB's byte order is exactly JavaScript's code-unit
@@ -28,6 +33,13 @@ export const diskValueBytesMax = 64 * 1024 * 1024;
 /** Largest batch accepted in one `write`. */
 export const diskBatchOpsMax = 100_000;
 
+/** When a write counts as durable: fsynced (`flush`) or committed to the OS (`commit`). */
+export type DurableAt = 'flush' | 'commit';
+
+export interface LmdbDiskOptions {
+  readonly durableAt?: DurableAt;
+}
+
 interface Pending {
   readonly version: number;
   readonly value: Uint8Array | undefined;
@@ -38,10 +50,13 @@ export class LmdbDisk implements Disk {
   private readonly overlay = new Map<string, Pending[]>();
   private versionNext = 1;
   private closed = false;
+  private readonly durableAt: DurableAt;
 
-  constructor(path: string) {
+  constructor(path: string, options: LmdbDiskOptions = {}) {
     assert(typeof path === 'string' && path.length > 0, 'LmdbDisk: path required');
-    this.db = open<Buffer, Buffer>({ path, encoding: 'binary', keyEncoding: 'binary', compression: false });
+    this.durableAt = options.durableAt ?? 'flush';
+    assert(this.durableAt === 'flush' || this.durableAt === 'commit', 'LmdbDisk: durableAt is flush or commit');
+    this.db = open<Buffer, Buffer>({ path, encoding: 'binary', keyEncoding: 'binary', compression: false, noSync: this.durableAt === 'commit' });
   }
 
   get(key: string): Uint8Array | undefined {
@@ -104,7 +119,7 @@ export class LmdbDisk implements Disk {
       }
     });
     committed
-      .then(() => this.db.flushed)
+      .then(() => this.db.flushed) // resolved at once under noSync
       .then(
         () => {
           this.popPending(ops, version);

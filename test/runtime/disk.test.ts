@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
 import type { DiskWriteResult } from '../../src/env/index.js';
 import { LmdbDisk } from '../../src/runtime/index.js';
 import { tempDir, until } from './helpers.js';
@@ -29,6 +30,28 @@ describe('runtime lmdb disk specifics', () => {
     await disk.close();
     disk = new LmdbDisk(dir.path);
     expect(text(disk.get('a'))).to.equal('1');
+  });
+
+  it("with durableAt 'commit', what was acknowledged survives a process killed right after", async function () {
+    this.timeout(20_000);
+    await disk.close();
+    // A child writes 200 batches, and SIGKILLs itself inside the last acknowledgement: no exit hooks, no flush.
+    const diskModule = new URL('../../src/runtime/disk.js', import.meta.url).href;
+    const script = `
+      const { LmdbDisk } = await import(${JSON.stringify(diskModule)});
+      const disk = new LmdbDisk(${JSON.stringify(dir.path)}, { durableAt: 'commit' });
+      const writesCount = 200;
+      let acked = 0;
+      for (let i = 0; i < writesCount; i++) {
+        disk.write([{ key: 'k' + i, value: new TextEncoder().encode('v' + i) }], (r) => {
+          if (!r.ok) process.exit(3);
+          if (++acked === writesCount) process.kill(process.pid, 'SIGKILL');
+        });
+      }`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 15_000 });
+    expect(child.signal).to.equal('SIGKILL');
+    disk = new LmdbDisk(dir.path);
+    for (let i = 0; i < 200; i++) expect(text(disk.get('k' + i))).to.equal('v' + i);
   });
 
   it('a batch failing validation applies none of its ops and leaves earlier pending writes visible', async () => {
