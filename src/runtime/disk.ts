@@ -24,8 +24,17 @@ import { DistError } from '../lib/errors.js';
 // Through Node's own require rather than an import: the course facade's CommonJS bundle must require
 // nothing but built-ins, and under Jest 27 even `createRequire` is Jest's, whose module system fails on
 // lmdb's ESM dependencies; `process.getBuiltinModule` (Node >= 20.16) reaches Node's real one.
-const nodeModule = (process as { getBuiltinModule?: (name: string) => unknown }).getBuiltinModule?.('node:module') as { createRequire: typeof createRequire } | undefined;
-const { open } = (nodeModule?.createRequire ?? createRequire)(import.meta.url)('lmdb') as typeof import('lmdb');
+// Loaded at the first open, not at import: lmdb's native part costs ~30 ms of start-up, which a node that
+// never touches its disk (most course nodes, every spawned child until `store` is used) should not pay.
+let lmdbOpen: typeof import('lmdb').open | undefined;
+
+function openLmdb(): typeof import('lmdb').open {
+  if (lmdbOpen === undefined) {
+    const nodeModule = (process as { getBuiltinModule?: (name: string) => unknown }).getBuiltinModule?.('node:module') as { createRequire: typeof createRequire } | undefined;
+    lmdbOpen = ((nodeModule?.createRequire ?? createRequire)(import.meta.url)('lmdb') as typeof import('lmdb')).open;
+  }
+  return lmdbOpen;
+}
 
 /** LMDB's limit with the default page size. */
 export const diskKeyBytesMax = 1978;
@@ -56,7 +65,7 @@ export class LmdbDisk implements Disk {
     assert(typeof path === 'string' && path.length > 0, 'LmdbDisk: path required');
     this.durableAt = options.durableAt ?? 'flush';
     assert(this.durableAt === 'flush' || this.durableAt === 'commit', 'LmdbDisk: durableAt is flush or commit');
-    this.db = open<Buffer, Buffer>({ path, encoding: 'binary', keyEncoding: 'binary', compression: false, noSync: this.durableAt === 'commit' });
+    this.db = openLmdb()<Buffer, Buffer>({ path, encoding: 'binary', keyEncoding: 'binary', compression: false, noSync: this.durableAt === 'commit' });
   }
 
   get(key: string): Uint8Array | undefined {
