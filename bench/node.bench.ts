@@ -12,6 +12,9 @@
  * Ours: a real runtime node (ws transport, binary serializer) running the `node` program; its peer is
  * spawned with our own status.spawn. Reference: `distribution.js --ip --port` children driven with the
  * reference's own `distribution.local.comm.send` and `status.spawn` (HTTP PUT, text serializer).
+ * Ours (course facade): the very same driver (bench/course-driver.cjs) on our CommonJS facade bundle, its
+ * peer started the same way (`distribution/index.js --ip --port`): course code, unchanged, on our library
+ * (calls over ws after one probe, docs/facade.md).
  *
  * Run: npm run build && node dist/bench/node.bench.js [--quick]
  * Writes bench/results/node.json (--quick: node-quick.json). Target (issue 4): comm throughput >= 10x the reference.
@@ -89,17 +92,17 @@ function commLoop(send: (cb: Callback) => void, window: number): Promise<{ laten
   return callLoop(send as (cb: LoopCallback) => void, callsCount, window);
 }
 
-/** The reference runs in processes of its own: its driver node (bench/reference-driver.cjs) and the peers. */
-class ReferenceDriver {
+/** Course-API contenders run in processes of their own: a driver node (bench/course-driver.cjs) and the peers. */
+class CourseDriver {
   private waiting: ((reply: Record<string, unknown>) => void) | undefined;
   private constructor(private readonly child: ChildProcess) {
     child.on('message', (reply: Record<string, unknown>) => this.waiting?.(reply));
   }
 
-  static async start(config: NodeAddress): Promise<ReferenceDriver> {
-    const script = join(repoRoot, 'bench', 'reference-driver.cjs');
-    const child = fork(script, [JSON.stringify(config)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
-    const driver = new ReferenceDriver(child);
+  static async start(config: NodeAddress, library: CourseLibrary): Promise<CourseDriver> {
+    const script = join(repoRoot, 'bench', 'course-driver.cjs');
+    const child = fork(script, [JSON.stringify(config), library], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    const driver = new CourseDriver(child);
     await driver.request({ type: 'ready' }, true);
     return driver;
   }
@@ -117,10 +120,13 @@ class ReferenceDriver {
   }
 }
 
-async function startReference(port: number): Promise<Contender> {
-  const driver = await ReferenceDriver.start({ ip: host, port });
+type CourseLibrary = 'reference' | 'ours';
+
+/** A course-API library driven through its own `comm.send` / `status.spawn`: the reference, or our facade. */
+async function startCourse(port: number, library: CourseLibrary): Promise<Contender> {
+  const driver = await CourseDriver.start({ ip: host, port }, library);
   return {
-    name: 'reference',
+    name: library === 'reference' ? 'reference' : 'ours (course facade)',
     comm: async (peer, window) => {
       const reply = await driver.request({ type: 'comm', peer, count: callsCount, window });
       return { latenciesMs: reply.latenciesMs as number[], elapsedMs: reply.elapsedMs as number };
@@ -131,9 +137,9 @@ async function startReference(port: number): Promise<Contender> {
   };
 }
 
-/** A reference node in a child process, as `distribution.js --ip --port` starts it. */
-async function startReferencePeer(config: NodeAddress): Promise<ChildProcess> {
-  const entry = require.resolve('@brown-ds/distribution/distribution.js');
+/** A course node in a child process, as `distribution.js --ip --port` starts it (ours: the facade bundle). */
+async function startCoursePeer(config: NodeAddress, library: CourseLibrary): Promise<ChildProcess> {
+  const entry = library === 'reference' ? require.resolve('@brown-ds/distribution/distribution.js') : join(repoRoot, 'distribution', 'index.js');
   const child = spawnProcess(process.execPath, [entry, '--ip', config.ip, '--port', String(config.port)], { cwd: repoRoot, stdio: 'ignore' });
   const deadlineMs = performance.now() + refUpMsMax;
   // Up once a TCP connection to its port succeeds.
@@ -183,60 +189,59 @@ async function spawnTime(contender: Contender, basePort: number, count: number, 
 }
 
 async function main(): Promise<void> {
+  const reference = await startCourse(19200, 'reference');
   const ours = await startOurs(19100);
-  const reference = await startReference(19200);
-  const ourPeer = { ip: host, port: 19101 };
-  const refPeerConfig = { ip: host, port: 19201 };
-  await ours.spawn([ourPeer], false);
-  const refPeer = await startReferencePeer(refPeerConfig);
-  const peers = new Map([[ours, ourPeer], [reference, refPeerConfig]]);
-  const samples = new Map<Contender, { sequential: CommResult[]; pipelined: CommResult[] }>([[ours, { sequential: [], pipelined: [] }], [reference, { sequential: [], pipelined: [] }]]);
-  // Warm-up: JIT on both sides of both contenders (the first thousand calls run several times slower).
-  for (let i = 0; i < warmupLoops; i++) for (const system of [reference, ours]) await drive(system, peers.get(system) as NodeAddress, i % 2 === 0 ? 1 : inFlight);
+  const facade = await startCourse(19300, 'ours');
+  const contenders = [reference, ours, facade];
+  const peers = new Map<Contender, NodeAddress>([[reference, { ip: host, port: 19201 }], [ours, { ip: host, port: 19101 }], [facade, { ip: host, port: 19301 }]]);
+  await ours.spawn([peers.get(ours)!], false);
+  const coursePeers = [await startCoursePeer(peers.get(reference)!, 'reference'), await startCoursePeer(peers.get(facade)!, 'ours')];
+  const samples = new Map(contenders.map((c) => [c, { sequential: [] as CommResult[], pipelined: [] as CommResult[] }]));
+  // Warm-up: JIT on both sides of every contender (the first thousand calls run several times slower).
+  for (let i = 0; i < warmupLoops; i++) for (const system of contenders) await drive(system, peers.get(system)!, i % 2 === 0 ? 1 : inFlight);
   for (let round = 0; round < rounds; round++) {
-    for (const system of [reference, ours]) {
-      const s = samples.get(system) as { sequential: CommResult[]; pipelined: CommResult[] };
-      s.sequential.push(await drive(system, peers.get(system) as NodeAddress, 1));
-      s.pipelined.push(await drive(system, peers.get(system) as NodeAddress, inFlight));
+    for (const system of contenders) {
+      const s = samples.get(system)!;
+      s.sequential.push(await drive(system, peers.get(system)!, 1));
+      s.pipelined.push(await drive(system, peers.get(system)!, inFlight));
     }
   }
-  const comm = (system: Contender) => {
-    const s = samples.get(system) as { sequential: CommResult[]; pipelined: CommResult[] };
-    return { sequential: medianResult(s.sequential), pipelined: medianResult(s.pipelined) };
+  const comm = (system: Contender) => ({ sequential: medianResult(samples.get(system)!.sequential), pipelined: medianResult(samples.get(system)!.pipelined) });
+  const commBy = new Map(contenders.map((c) => [c, comm(c)]));
+  const refComm = commBy.get(reference)!;
+  const row = (system: Contender, mode: 'sequential' | 'pipelined'): Record<string, string> => {
+    const r = commBy.get(system)![mode];
+    return {
+      system: system.name, mode: mode === 'sequential' ? mode : `${inFlight} in flight`, 'calls/s': r.callsPerSec.toFixed(0), p50: `${r.p50Us} µs`, p99: `${r.p99Us} µs`,
+      'vs reference': ratio(r.callsPerSec, refComm[mode].callsPerSec),
+    };
   };
-  const commOurs = comm(ours);
-  const commRef = comm(reference);
-  const row = (name: string, mode: string, r: CommResult, peer: CommResult): Record<string, string> => ({
-    system: name, mode, 'calls/s': r.callsPerSec.toFixed(0), p50: `${r.p50Us} µs`, p99: `${r.p99Us} µs`, 'vs reference': ratio(r.callsPerSec, peer.callsPerSec),
-  });
   console.log(`\ncomm.send x ${callsCount}, median of ${rounds} alternating rounds`);
-  printTable([
-    row('reference', 'sequential', commRef.sequential, commRef.sequential),
-    row('ours', 'sequential', commOurs.sequential, commRef.sequential),
-    row('reference', `${inFlight} in flight`, commRef.pipelined, commRef.pipelined),
-    row('ours', `${inFlight} in flight`, commOurs.pipelined, commRef.pipelined),
-  ]);
+  printTable((['sequential', 'pipelined'] as const).flatMap((mode) => contenders.map((c) => row(c, mode))));
 
-  const spawnMs: Record<string, { ours: number; reference: number; oursParallel: number }> = {};
+  const spawnMs: Record<string, { reference: number; ours: number; oursParallel: number; facade: number }> = {};
   let basePort = 20_000;
   for (const count of spawnCounts) {
     const refMs = await spawnTime(reference, basePort, count);
     const ourMs = await spawnTime(ours, basePort + 100, count);
     const ourParallelMs = await spawnTime(ours, basePort + 200, count, true);
-    basePort += 300;
-    spawnMs[String(count)] = { ours: Math.round(ourMs), reference: Math.round(refMs), oursParallel: Math.round(ourParallelMs) };
+    const facadeMs = await spawnTime(facade, basePort + 300, count);
+    basePort += 400;
+    spawnMs[String(count)] = { reference: Math.round(refMs), ours: Math.round(ourMs), oursParallel: Math.round(ourParallelMs), facade: Math.round(facadeMs) };
   }
   console.log('\nstatus.spawn of N nodes one after another (and ours all at once), ms until the last one listens');
   printTable(Object.entries(spawnMs).map(([count, r]) => ({
     nodes: count, reference: `${r.reference} ms`, ours: `${r.ours} ms`, 'ours/reference': ratio(r.ours, r.reference), 'ours, all at once': `${r.oursParallel} ms`,
+    'course facade': `${r.facade} ms`, 'facade/reference': ratio(r.facade, r.reference),
   })));
 
-  const file = writeResult(quickRun ? 'node-quick' : 'node', { callsCount, inFlight, rounds, comm: { ours: commOurs, reference: commRef }, spawnMs });
+  const file = writeResult(quickRun ? 'node-quick' : 'node', {
+    callsCount, inFlight, rounds, comm: { ours: commBy.get(ours), reference: refComm, facade: commBy.get(facade) }, spawnMs,
+  });
   console.log(`\nwrote ${file}`);
-  await reference.stop([refPeerConfig]);
-  refPeer.kill();
-  await ours.close();
-  await reference.close();
+  for (const system of [reference, facade]) await system.stop([peers.get(system)!]).catch(() => undefined);
+  for (const child of coursePeers) child.kill();
+  for (const system of contenders) await system.close();
   process.exit(0);
 }
 

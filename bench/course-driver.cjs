@@ -1,17 +1,22 @@
 /**
- * Drives the course's reference implementation (@brown-ds/distribution) for bench/node.bench.ts, in a
- * process of its own: the reference's serializer indexes every global at load, which breaks in a
- * process that also loaded our runtime. Boots one reference node, then answers the parent over IPC:
+ * Drives a course-API library for bench/node.bench.ts, in a process of its own:
+ *   node bench/course-driver.cjs CONFIG_JSON reference|ours
+ * `reference` is the course's implementation (@brown-ds/distribution; its serializer indexes every global
+ * at load, which breaks in a process that also loaded our runtime), `ours` this project's facade bundle
+ * (distribution/index.js): the same driver code, only the library differs. Boots one node, then answers
+ * the parent over IPC:
  *   {type: 'comm', peer, count, window}   -> {type: 'comm', latenciesMs, elapsedMs} | {type: 'error'}
  *   {type: 'spawn', configs}              -> {type: 'spawn', elapsedMs}  (one after another, each listening)
  *   {type: 'stop', configs}               -> {type: 'stop'}
- * using only the reference's own distribution.local.comm.send and status.spawn.
+ * using only the library's own distribution.local.comm.send and status.spawn.
  */
 'use strict';
+const path = require('node:path');
 const { performance } = require('node:perf_hooks');
 
 const config = JSON.parse(process.argv[2]);
-const distribution = require('@brown-ds/distribution')(config);
+const library = process.argv[3] === 'ours' ? path.join(__dirname, '..', 'distribution', 'index.js') : '@brown-ds/distribution';
+const distribution = require(library)(config);
 globalThis.distribution = distribution;
 
 function send(to, message, service, method) {
