@@ -10,7 +10,6 @@
  *
  * See docs/facade.md.
  */
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -25,6 +24,7 @@ import { createCourseEnv } from '../runtime/course-env.js';
 import { createCourseServer } from '../runtime/course-http.js';
 import type { CourseNet, CourseNetStats } from '../runtime/course-net.js';
 import { deserialize, serialize } from '../serialize/index.js';
+import { bindGlobal } from './global.js';
 
 export const defaultNodeConfig: Readonly<NodeConfig> = Object.freeze({ ip: '127.0.0.1', port: 1234 });
 /** How long a call waits for its PUT's answer. Course calls can be long (a group's spawn, MapReduce);
@@ -76,17 +76,19 @@ function childEntry(): string {
   return childEntryPath ?? fileURLToPath(new URL('./main.js', import.meta.url));
 }
 
-let midSeq = 0;
-
-/** A message id unique across nodes and restarts: a hash of the message, a random nonce and a counter. */
-export function getMID(message: unknown): string {
-  let text: string;
-  try {
-    text = serialize(message);
-  } catch {
-    text = String(message);
-  }
-  return getID({ message: text, nonce: randomUUID(), seq: ++midSeq });
+/** A message id unique across nodes and restarts: a hash of the message, the node, a draw of the node's
+ * randomness (seeded from the OS in a real node, from the run's seed in the simulator) and a counter. */
+function midFactory(node: DistNode): (message: unknown) => string {
+  let seq = 0;
+  return (message) => {
+    let text: string;
+    try {
+      text = serialize(message);
+    } catch {
+      text = String(message);
+    }
+    return getID({ message: text, node: node.id, nonce: node.env.random.int(0, 2 ** 32), seq: ++seq });
+  };
 }
 
 /** Wraps a synchronous function as `(...args, cb)`; its source stays the original's. */
@@ -163,11 +165,7 @@ export function bootstrap(config?: unknown): Distribution {
   // A spawned node that has exited is no longer among "the nodes it spawned" in `all`.
   courseEnv.hosts.onExited = (id) => void layer.table.rem(allGid, sidOf(id));
 
-  const distribution = { util: facadeUtil(node), local: {}, node: facadeNode, all: {} } as Distribution;
-  adaptServices(node, layer, distribution);
-  for (const [name, service] of node.services) distribution.local[name] = service;
-  distribution.all = layer.servicesFor(allGid) as Record<string, Service>;
-
+  const distribution = dressNode(node, layer, facadeNode);
   facadeNode.start = (cb) => startServer(node, facadeNode, secret, (err, server) => {
     if (err === null && server !== undefined) serveWs(server, courseEnv.net, nodeConfig);
     if (typeof cb === 'function') cb(err, server);
@@ -176,11 +174,27 @@ export function bootstrap(config?: unknown): Distribution {
   return distribution;
 }
 
+/**
+ * The course's `distribution` object for a node of the runtime, in any Env (a course process, a runtime
+ * node, the simulator): `util`, `local` (the node's own service objects), `all`, `distribution[gid]` kept
+ * in step with `groups.put/del`, and the global bound to it inside the node's events (global.ts).
+ */
+export function dressNode(node: DistNode, layer: GroupsLayer, facadeNode: FacadeNode): Distribution {
+  const distribution = { util: facadeUtil(node), local: {}, node: facadeNode, all: {} } as Distribution;
+  adaptServices(node, layer, distribution);
+  for (const [name, service] of node.services) distribution.local[name] = service;
+  distribution.all = layer.servicesFor(allGid) as Record<string, Service>;
+  // Groups the node booted with (a program's args) are there from the start, as if put.
+  for (const gid of layer.table.gids) if (gid !== allGid && !reservedKeys.has(gid)) distribution[gid] = layer.servicesFor(gid);
+  bindGlobal(node, distribution);
+  return distribution;
+}
+
 function facadeUtil(node: DistNode): FacadeUtil {
   return {
     serialize,
     deserialize: (text: string) => deserialize(text),
-    id: { getID, getNID, getSID, getMID, naiveHash, consistentHash, rendezvousHash },
+    id: { getID, getNID, getSID, getMID: midFactory(node), naiveHash, consistentHash, rendezvousHash },
     wire: { createRPC: (fn: Function) => node.createRPC(fn), toAsync },
   };
 }

@@ -9,3 +9,4 @@ import './gossip.js';
 import './kv.js';
 import './kv-mutants.js';
 import './mapreduce.js';
+import './course.js';
