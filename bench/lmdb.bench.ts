@@ -7,10 +7,12 @@
  *              course code calls it: `put(value, key, cb)` / `get(key, cb)`, cfg parsing, gid
  *              namespacing, our binary serializer, the disk's read-your-writes overlay.
  *
- * Puts are answered once durable on both sides (ours: in onDurable, after the commit is flushed; raw: the
- * promise of `db.put`, resolved after lmdb's commit), `putWindow` in flight, so lmdb batches commits for
- * both alike. Gets are synchronous on both sides. Values: the course's five-property objects. Rounds
- * alternate between the two; each figure is the median round.
+ * Puts are answered once durable on both sides, the same durability: flushed (fsync). Ours: in onDurable,
+ * which waits for the commit and then `db.flushed`; raw: the same two waits, the promise of `db.put`
+ * (lmdb resolves it at the commit, before the flush, under its default overlapping sync) and then
+ * `db.flushed`. `putWindow` in flight, so lmdb batches commits for both alike. Gets are synchronous on
+ * both sides. Values: the course's five-property objects. Rounds alternate between the two; each figure
+ * is the median round.
  *
  * Run: npm run build && npm run bench:lmdb      writes bench/results/lmdb.json. Target: overhead <= 20%.
  */
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
   const raw = open<unknown, string>({ path: join(root, 'raw'), compression: false });
   const disk = new LmdbDisk(join(root, 'ours'));
   const store = createLocalStorage(new StoreEngine(disk)) as Record<string, (...args: unknown[]) => void>;
-  const rawPut: Put = (key, value, done) => void raw.put(key, value).then(() => done(null), done);
+  const rawPut: Put = (key, value, done) => void raw.put(key, value).then(() => raw.flushed).then(() => done(null), done);
   const ourPut: Put = (key, value, done) => store['put']!(value, key, (err: Error | null) => done(err));
 
   const putMs = { raw: [] as number[], ours: [] as number[] };

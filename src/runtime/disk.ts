@@ -13,7 +13,13 @@
  * - Atomicity: a batch is one `db.batch`, so one transaction; a batch that fails validation or commit
  *   reports a coded error and none of it is applied (its overlay entries are removed).
  * - Order: keys are stored as UTF-16BE bytes, so LMDB's byte order is exactly JavaScript's code-unit
- *   string order (what the Env promises and what the overlay merge compares with).
+ *   string order (what the Env promises and what the overlay merge compares with). They are written
+ *   straight into lmdb's own key buffer (a key encoder), not into a Buffer of ours that lmdb then copies.
+ * - Cost: the batches handed to `write` in one run of synchronous code (one event and its microtasks)
+ *   go to LMDB as one `db.batch` at the end of it, and wait for one commit promise: LMDB would commit
+ *   them in one transaction anyway (it batches per event turn), but a `db.batch` and its promises per
+ *   write cost more than the commit on the main thread. Each batch keeps its own validation, version and
+ *   overlay entries; a failed commit fails every batch in it, which lmdb's shared transaction did already.
  */
 import { createRequire } from 'node:module';
 import type { RootDatabase } from 'lmdb';
@@ -49,14 +55,29 @@ export interface LmdbDiskOptions {
   readonly durableAt?: DurableAt;
 }
 
+/** One pending version of a key; `below` is the version it shadows (a stack, newest on top). */
 interface Pending {
   readonly version: number;
-  readonly value: Uint8Array | undefined;
+  readonly value: Buffer | undefined;
+  below: Pending | undefined;
+}
+
+interface PendingOp {
+  readonly key: string;
+  readonly value: Buffer | undefined;
+}
+
+/** A validated batch waiting for the end of the current run of synchronous code. */
+interface QueuedWrite {
+  readonly version: number;
+  readonly ops: readonly PendingOp[];
+  readonly onDurable: (result: DiskWriteResult) => void;
 }
 
 export class LmdbDisk implements Disk {
   private readonly db: RootDatabase<Buffer, Buffer>;
-  private readonly overlay = new Map<string, Pending[]>();
+  private readonly overlay = new Map<string, Pending>();
+  private queued: QueuedWrite[] = [];
   private versionNext = 1;
   private closed = false;
   private readonly durableAt: DurableAt;
@@ -65,17 +86,20 @@ export class LmdbDisk implements Disk {
     assert(typeof path === 'string' && path.length > 0, 'LmdbDisk: path required');
     this.durableAt = options.durableAt ?? 'flush';
     assert(this.durableAt === 'flush' || this.durableAt === 'commit', 'LmdbDisk: durableAt is flush or commit');
-    this.db = openLmdb()<Buffer, Buffer>({ path, encoding: 'binary', keyEncoding: 'binary', compression: false, noSync: this.durableAt === 'commit' });
+    this.db = openLmdb()<Buffer, Buffer>({ path, encoding: 'binary', keyEncoder, compression: false, noSync: this.durableAt === 'commit' } as never);
   }
 
   get(key: string): Uint8Array | undefined {
     assert(typeof key === 'string', 'disk.get: key must be a string');
-    const pending = this.overlay.get(key);
-    if (pending !== undefined) return copyOrUndefined(pending[pending.length - 1]!.value);
+    // Most reads happen with nothing pending: skip hashing the key for the overlay then.
+    if (this.overlay.size !== 0) {
+      const pending = this.overlay.get(key);
+      if (pending !== undefined) return copyOrUndefined(pending.value);
+    }
     if (byteLengthOfKey(key) > diskKeyBytesMax) return undefined; // could never have been written
     // lmdb's own binary get copies into a fresh typed array, which V8 allocates off-heap above 64 bytes
     // (about 0.8 µs each); reading its reusable buffer and copying into Node's pooled slab is 3x faster.
-    const view = this.db.getBinaryFast(encodeKey(key)) as (Buffer & { isGlobal?: boolean }) | undefined;
+    const view = this.db.getBinaryFast(key as never) as (Buffer & { isGlobal?: boolean }) | undefined;
     if (view === undefined) return undefined;
     const length = view.isGlobal === true ? (this.db as unknown as { lastSize: number }).lastSize : view.length;
     return copyBytes(new Uint8Array(view.buffer, view.byteOffset, length));
@@ -95,8 +119,7 @@ export class LmdbDisk implements Disk {
       const storedKey = next.done ? undefined : next.value[0];
       const pendingKey = p < pendingKeys.length ? pendingKeys[p]! : undefined;
       if (pendingKey !== undefined && (storedKey === undefined || !before(storedKey, pendingKey))) {
-        const stack = this.overlay.get(pendingKey)!;
-        const value = stack[stack.length - 1]!.value;
+        const value = this.overlay.get(pendingKey)!.value;
         if (value !== undefined) out.push([pendingKey, copyBytes(value)]);
         if (storedKey === pendingKey) next = stored.next();
         p++;
@@ -118,27 +141,60 @@ export class LmdbDisk implements Disk {
       return;
     }
     const version = this.versionNext++;
-    // Copy values now: the caller may reuse its buffers as soon as write returns.
-    const ops = batch.map((op) => ({ key: op.key, value: op.value === undefined ? undefined : copyBytes(op.value) }));
-    for (const op of ops) this.pushPending(op.key, { version, value: op.value });
-    const committed = this.db.batch(() => {
-      for (const op of ops) {
-        if (op.value === undefined) void this.db.remove(encodeKey(op.key));
-        else void this.db.put(encodeKey(op.key), Buffer.from(op.value.buffer, op.value.byteOffset, op.value.length));
+    // Copy values now: the caller may reuse its buffers as soon as write returns. The copy is what the
+    // overlay shows and what lmdb reads at commit; nobody writes to it.
+    const ops = new Array<PendingOp>(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const op = batch[i]!;
+      const value = op.value === undefined ? undefined : copyBytes(op.value);
+      ops[i] = { key: op.key, value };
+      this.overlay.set(op.key, { version, value, below: this.overlay.get(op.key) });
+    }
+    this.queued.push({ version, ops, onDurable });
+    if (this.queued.length === 1) queueMicrotask(this.commitQueued);
+  }
+
+  /** Hands every queued batch to lmdb as one batch; settles them all when it is durable. */
+  private readonly commitQueued = (): void => {
+    const writes = this.queued;
+    if (writes.length === 0) return; // close() handed them over already
+    this.queued = [];
+    let committed: Promise<unknown>;
+    try {
+      committed = this.db.batch(() => {
+        for (const write of writes) {
+          for (const op of write.ops) {
+            if (op.value === undefined) void this.db.remove(op.key as never);
+            else void this.db.put(op.key as never, op.value);
+          }
+        }
+      });
+    } catch (cause) {
+      // Cannot happen for validated ops; reported rather than thrown from a microtask.
+      committed = Promise.reject(cause);
+    }
+    const durable = this.durableAt === 'flush' ? committed.then(() => this.db.flushed) : committed; // flushed is immediate under noSync
+    durable.then(
+      () => this.settle(writes, () => ({ ok: true })),
+      (cause: unknown) => this.settle(writes, () => ({
+        ok: false,
+        error: new DistError('E_DISK_WRITE', `lmdb commit failed: ${(cause as Error)?.message ?? String(cause)}`, undefined, { cause }),
+      })),
+    );
+  };
+
+  /** Uncovers each write's overlay entries and answers it; a callback that throws does not starve the rest. */
+  private settle(writes: readonly QueuedWrite[], result: () => DiskWriteResult): void {
+    let failure: { error: unknown } | undefined;
+    for (const write of writes) {
+      this.popPending(write);
+      try {
+        write.onDurable(result());
+      } catch (error) {
+        failure ??= { error };
       }
-    });
-    committed
-      .then(() => this.db.flushed) // resolved at once under noSync
-      .then(
-        () => {
-          this.popPending(ops, version);
-          onDurable({ ok: true });
-        },
-        (cause: unknown) => {
-          this.popPending(ops, version);
-          onDurable({ ok: false, error: new DistError('E_DISK_WRITE', `lmdb commit failed: ${(cause as Error)?.message ?? String(cause)}`, undefined, { cause }) });
-        },
-      );
+    }
+    if (failure !== undefined) throw failure.error; // as before: an unhandled rejection
   }
 
   /** Number of keys with uncommitted writes (for tests and stats). */
@@ -149,23 +205,25 @@ export class LmdbDisk implements Disk {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.commitQueued();
     await this.db.committed;
     await this.db.close();
   }
 
-  private pushPending(key: string, pending: Pending): void {
-    const stack = this.overlay.get(key);
-    if (stack === undefined) this.overlay.set(key, [pending]);
-    else stack.push(pending);
-  }
-
-  private popPending(ops: readonly { key: string }[], version: number): void {
-    for (const op of ops) {
-      const stack = this.overlay.get(op.key);
-      if (stack === undefined) continue; // the same key twice in one batch: already removed
-      const kept = stack.filter((pending) => pending.version !== version);
-      if (kept.length === 0) this.overlay.delete(op.key);
-      else this.overlay.set(op.key, kept);
+  /** Removes the write's versions from its keys' stacks (usually the bottom, as commits come in order). */
+  private popPending(write: QueuedWrite): void {
+    for (const op of write.ops) {
+      let top = this.overlay.get(op.key);
+      while (top !== undefined && top.version === write.version) top = top.below;
+      if (top === undefined) {
+        this.overlay.delete(op.key);
+        continue;
+      }
+      this.overlay.set(op.key, top);
+      for (let above = top; above.below !== undefined;) {
+        if (above.below.version === write.version) above.below = above.below.below;
+        else above = above.below;
+      }
     }
   }
 
@@ -178,13 +236,19 @@ export class LmdbDisk implements Disk {
   }
 
   private *storedEntries(range: DiskRange): Generator<[string, Uint8Array]> {
+    // A bound longer than any storable key is left to the checks below (lmdb's key buffer would not hold it).
+    const start = boundOrUndefined(range.start);
+    const end = boundOrUndefined(range.end);
     const options = range.reverse === true
-      ? { start: keyOrUndefined(range.end), end: keyOrUndefined(range.start), reverse: true, exclusiveStart: true, inclusiveEnd: true }
-      : { start: keyOrUndefined(range.start), end: keyOrUndefined(range.end) };
-    for (const { key, value } of this.db.getRange(options)) {
-      const text = decodeKey(key);
+      ? { start: end, end: start, reverse: true, exclusiveStart: true, inclusiveEnd: true }
+      : { start, end };
+    for (const { key, value } of this.db.getRange(options as never)) {
+      const text = key as unknown as string;
       // Belt and braces over lmdb's bound flags: the Env's range is [start, end).
-      if (!inRange(text, range)) continue;
+      if (!inRange(text, range)) {
+        if (range.reverse === true ? range.start !== undefined && text < range.start : range.end !== undefined && text >= range.end) return;
+        continue;
+      }
       yield [text, value];
     }
   }
@@ -220,30 +284,35 @@ function byteLengthOfKey(key: string): number {
   return 1 + key.length * 2;
 }
 
-/** UTF-16BE, so byte order equals code-unit order, behind a one-byte prefix because LMDB refuses an
- * empty key and the Env allows one. */
-function encodeKey(key: string): Buffer {
-  const length = key.length;
-  const buffer = Buffer.allocUnsafe(1 + length * 2);
-  buffer[0] = 0x6b; // 'k'
-  // Plain byte stores: about twice as fast as writeUInt16BE per unit, and every get pays for this.
-  for (let i = 0; i < length; i++) {
-    const unit = key.charCodeAt(i);
-    buffer[1 + 2 * i] = unit >>> 8;
-    buffer[2 + 2 * i] = unit & 0xff;
-  }
-  return buffer;
-}
+/** The first byte of every key: LMDB refuses an empty key and the Env allows one. */
+const keyTag = 0x6b; // 'k'
 
-function decodeKey(bytes: Buffer): string {
-  assert(bytes.length % 2 === 1 && bytes[0] === 0x6b, 'disk: foreign key in lmdb');
-  const units = new Array<number>((bytes.length - 1) / 2);
-  for (let i = 0; i < units.length; i++) units[i] = bytes.readUInt16BE(1 + i * 2);
-  return String.fromCharCode(...units);
-}
+/**
+ * Keys as UTF-16BE behind `keyTag`, so byte order equals code-unit order. lmdb calls these with its own
+ * key buffer: no Buffer of ours per key, no copy. Callers check the length first (validateBatch, get).
+ */
+const keyEncoder = {
+  writeKey(key: string, target: Uint8Array, start: number): number {
+    const length = key.length;
+    target[start] = keyTag;
+    // Plain byte stores: about twice as fast as writeUInt16BE per unit, and every get pays for this.
+    for (let i = 0, at = start + 1; i < length; i++, at += 2) {
+      const unit = key.charCodeAt(i);
+      target[at] = unit >>> 8;
+      target[at + 1] = unit & 0xff;
+    }
+    return start + 1 + length * 2;
+  },
+  readKey(bytes: Uint8Array, start: number, end: number): string {
+    assert((end - start) % 2 === 1 && bytes[start] === keyTag, 'disk: foreign key in lmdb');
+    const units = new Array<number>((end - start - 1) / 2);
+    for (let i = 0, at = start + 1; i < units.length; i++, at += 2) units[i] = ((bytes[at] as number) << 8) | (bytes[at + 1] as number);
+    return String.fromCharCode(...units);
+  },
+};
 
-function keyOrUndefined(key: string | undefined): Buffer | undefined {
-  return key === undefined ? undefined : encodeKey(key);
+function boundOrUndefined(key: string | undefined): string | undefined {
+  return key === undefined || byteLengthOfKey(key) > diskKeyBytesMax ? undefined : key;
 }
 
 function copyOrUndefined(value: Uint8Array | undefined): Uint8Array | undefined {
@@ -251,7 +320,7 @@ function copyOrUndefined(value: Uint8Array | undefined): Uint8Array | undefined 
 }
 
 /** A copy in Node's pooled slab (small values share 8 KiB chunks; no off-heap allocation each). */
-function copyBytes(source: Uint8Array): Uint8Array {
+function copyBytes(source: Uint8Array): Buffer {
   const copy = Buffer.allocUnsafe(source.length);
   copy.set(source);
   return copy;

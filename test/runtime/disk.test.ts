@@ -66,6 +66,67 @@ describe('runtime lmdb disk specifics', () => {
     expect(disk.pendingKeyCount).to.equal(0);
   });
 
+  it('batches written in one tick are committed together yet answered and validated one by one', async () => {
+    const results: Promise<DiskWriteResult>[] = [];
+    for (let i = 0; i < 50; i++) {
+      // Every tenth batch carries a key lmdb could not hold: it alone fails, none of its ops shows.
+      const bad = i % 10 === 9;
+      results.push(writeAndWait(disk, [{ key: `a${i}`, value: bytes(`v${i}`) }, { key: bad ? 'x'.repeat(2_000) : `b${i}`, value: bytes(`w${i}`) }]));
+      expect(text(disk.get(`a${i}`))).to.equal(bad ? undefined : `v${i}`);
+    }
+    const outcomes = await Promise.all(results);
+    outcomes.forEach((outcome, i) => {
+      expect(outcome.ok).to.equal(i % 10 !== 9);
+      if (!outcome.ok) expect(outcome.error.code).to.equal('E_DISK_KEY_TOO_LARGE');
+    });
+    expect(disk.pendingKeyCount).to.equal(0);
+    await disk.close();
+    disk = new LmdbDisk(dir.path);
+    for (let i = 0; i < 50; i++) {
+      expect(text(disk.get(`a${i}`))).to.equal(i % 10 === 9 ? undefined : `v${i}`);
+      expect(text(disk.get(`b${i}`))).to.equal(i % 10 === 9 ? undefined : `w${i}`);
+    }
+  });
+
+  it('a key written by many pending batches shows the newest until all are durable, then the last', async () => {
+    const waits: Promise<DiskWriteResult>[] = [];
+    for (let tick = 0; tick < 5; tick++) {
+      for (let i = 0; i < 20; i++) {
+        const value = `${tick}-${i}`;
+        // The same key twice in one batch too: the later op wins, as in lmdb.
+        waits.push(writeAndWait(disk, [{ key: 'hot', value: bytes('shadowed') }, { key: 'hot', value: bytes(value) }, { key: `k${i}`, value: i % 3 === 0 ? undefined : bytes(value) }]));
+        expect(text(disk.get('hot'))).to.equal(value);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(text(disk.get('hot'))).to.equal(`${tick}-19`);
+    }
+    expect((await Promise.all(waits)).every((r) => r.ok)).to.equal(true);
+    expect(disk.pendingKeyCount).to.equal(0);
+    expect(text(disk.get('hot'))).to.equal('4-19');
+    expect(text(disk.get('k3'))).to.equal(undefined);
+    expect(text(disk.get('k4'))).to.equal('4-4');
+  });
+
+  it('writes queued when the disk closes are committed before it closes; later ones fail with a code', async () => {
+    const queued = writeAndWait(disk, [{ key: 'q', value: bytes('1') }]);
+    await disk.close();
+    expect((await queued).ok).to.equal(true);
+    const late = await writeAndWait(disk, [{ key: 'r', value: bytes('2') }]);
+    expect(late.ok === false && late.error.code).to.equal('E_DISK_CLOSED');
+    disk = new LmdbDisk(dir.path);
+    expect(text(disk.get('q'))).to.equal('1');
+  });
+
+  it('scans with bounds longer than any storable key', async () => {
+    const long = 'b'.repeat(1_500);
+    await writeAndWait(disk, ['a', 'b', 'bb', 'c'].map((key) => ({ key, value: bytes(key) })));
+    const keys = (range: Parameters<LmdbDisk['scan']>[0]): string[] => [...disk.scan(range)].map(([k]) => k);
+    expect(keys({ start: long })).to.deep.equal(['c']);
+    expect(keys({ end: long })).to.deep.equal(['a', 'b', 'bb']);
+    expect(keys({ start: 'b', end: long, reverse: true })).to.deep.equal(['bb', 'b']);
+    expect(keys({ start: long, reverse: true })).to.deep.equal(['c']);
+  });
+
   it('orders keys by UTF-16 code unit, like JavaScript strings', async () => {
     const keys = ['', 'a', 'B', '\u{1F600}', '\uFFFF', '\uE000', 'ab', 'a\u0000'];
     await writeAndWait(disk, keys.map((key) => ({ key, value: bytes(key) })));
