@@ -13,6 +13,7 @@
  * Both for the protocol's defaults (config.ts) and for the faster timing the simulator workload uses.
  *
  *   npm run build && node dist/bench/failure-detection.bench.js   # table, bench/results/failure-detection.json
+ *   ... failure-detection.bench.js --long   # also 30 nodes x 5 min x 30 seeds at 10% loss (minutes of CPU)
  */
 import { membershipDefaults } from '../src/protocols/membership/index.js';
 import { quietPlan, registerWorkload, resolveConfig, runScenario, type FaultPlan } from '../src/sim/index.js';
@@ -24,6 +25,10 @@ const crashAtMs = 10_000;
 const detectionSeeds = 100;
 const accuracySeeds = 10;
 const accuracyDurationMs = 300_000;
+const longRun = process.argv.includes('--long');
+const longNodes = 30;
+const longSeedFirst = 101;
+const longSeedsCount = 30;
 
 const configs = [
   { name: 'defaults', workload: 'membership-bench-defaults', args: { ...membershipDefaults } },
@@ -34,6 +39,10 @@ registerWorkload(membershipWorkload({ name: 'membership-bench-defaults', descrip
 
 const detectionPlan: FaultPlan = { ...quietPlan(), latencyMsMin: 1, latencyMsMax: 20, crashes: [{ atMs: crashAtMs, node: 'n7', downMs: 590_000 }] };
 const lossyPlan: FaultPlan = { ...quietPlan(), latencyMsMin: 1, latencyMsMax: 50, lossChance: 0.1 };
+
+function range(first: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => first + i);
+}
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] as number;
@@ -56,10 +65,12 @@ function detection(workload: string): { detected: number; meanMs: number; p50Ms:
   };
 }
 
-function accuracy(workload: string): { falseDeaths: number; failedRuns: number; suspicions: number; refutations: number; lossFired: number } {
+type AccuracyTotals = { falseDeaths: number; failedRuns: number; suspicions: number; refutations: number; lossFired: number };
+
+function accuracy(workload: string, nodesCount = nodes, seeds: readonly number[] = range(1, accuracySeeds)): AccuracyTotals {
   const totals = { falseDeaths: 0, failedRuns: 0, suspicions: 0, refutations: 0, lossFired: 0 };
-  for (let seed = 1; seed <= accuracySeeds; seed++) {
-    const r = runScenario(resolveConfig({ seed, workload, nodes, plan: lossyPlan, durationMs: accuracyDurationMs }));
+  for (const seed of seeds) {
+    const r = runScenario(resolveConfig({ seed, workload, nodes: nodesCount, plan: lossyPlan, durationMs: accuracyDurationMs }));
     totals.falseDeaths += r.stats.falseDeaths as number;
     totals.failedRuns += r.result === 'ok' ? 0 : 1;
     totals.suspicions += r.stats.suspicions as number;
@@ -98,7 +109,17 @@ function main(): void {
   printTable(rows);
   const meetsTarget = figures.every((f) => f.accuracy.falseDeaths === 0 && f.detection.detected === detectionSeeds);
   console.log(`target: every crash detected, no false deaths at 10% loss: ${meetsTarget ? 'met' : 'NOT met'}`);
-  console.log(`wrote ${writeResult('failure-detection', { meetsTarget, figures })}`);
+  const long = longRun ? longAccuracy() : undefined;
+  console.log(`wrote ${writeResult('failure-detection', { meetsTarget, figures, ...(long === undefined ? {} : { long }) })}`);
+}
+
+/** `--long`: the sweep that still found a false death before the dynamic suspicion timeout (30 nodes,
+ * 5 simulated minutes per seed, seeds 101-130, sim-workload timing, 10% loss). Minutes of CPU. */
+function longAccuracy(): AccuracyTotals & { nodes: number; seeds: string } {
+  const totals = accuracy('membership', longNodes, range(longSeedFirst, longSeedsCount));
+  console.log(`long sweep: ${longNodes} nodes x ${accuracyDurationMs / 60_000} min x seeds ${longSeedFirst}-${longSeedFirst + longSeedsCount - 1}, 10% loss: ` +
+    `${totals.falseDeaths} false deaths in ${totals.suspicions} suspicions (${totals.refutations} refutations, ${totals.failedRuns} failed runs)`);
+  return { ...totals, nodes: longNodes, seeds: `${longSeedFirst}-${longSeedFirst + longSeedsCount - 1}` };
 }
 
 main();

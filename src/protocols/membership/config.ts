@@ -13,8 +13,14 @@ export interface MembershipConfig {
   readonly probeIntervalMs: number;
   /** How long to wait for a direct ack before asking `indirectProbes` members to probe (SWIM §3.1). */
   readonly ackTimeoutMs: number;
-  /** How long a member stays suspect before it is declared dead, unless it refutes (SWIM §4.2). */
+  /** How long a member stays suspect before it is declared dead, unless it refutes (SWIM §4.2), once
+   * `suspicionConfirmations` other members confirmed the suspicion: the minimum (Lifeguard). */
   readonly suspicionTimeoutMs: number;
+  /** An unconfirmed suspicion lasts this many times `suspicionTimeoutMs`; each independent confirmation
+   * shrinks it logarithmically towards the minimum (Lifeguard §IV-B; memberlist uses 6). 1 turns it off. */
+  readonly suspicionTimeoutMaxMult: number;
+  /** Independent confirmations that bring a suspicion to the minimum (memberlist: SuspicionMult - 2 = 2). */
+  readonly suspicionConfirmations: number;
   /** k of SWIM §3.1: members asked to probe the target when the direct ack is late. 0 disables. */
   readonly indirectProbes: number;
   /** How often pending updates are pushed to `gossipFanout` random members (infection-style). */
@@ -34,6 +40,8 @@ export const membershipDefaults: Omit<MembershipConfig, 'seeds'> = {
   probeIntervalMs: 1000,
   ackTimeoutMs: 500,
   suspicionTimeoutMs: 5000,
+  suspicionTimeoutMaxMult: 6,
+  suspicionConfirmations: 2,
   indirectProbes: 3,
   gossipIntervalMs: 200,
   gossipFanout: 3,
@@ -74,6 +82,8 @@ export function parseMembershipArgs(args: unknown): MembershipConfig {
     // The indirect round needs the rest of the period (SWIM §3.1: T' covers a direct and an indirect round).
     ackTimeoutMs: intIn(a, 'ackTimeoutMs', 1, probeIntervalMs - 1),
     suspicionTimeoutMs: intIn(a, 'suspicionTimeoutMs', probeIntervalMs, timeMsMax),
+    suspicionTimeoutMaxMult: intIn(a, 'suspicionTimeoutMaxMult', 1, 100),
+    suspicionConfirmations: intIn(a, 'suspicionConfirmations', 0, 16),
     indirectProbes: intIn(a, 'indirectProbes', 0, 16),
     gossipIntervalMs: intIn(a, 'gossipIntervalMs', 1, timeMsMax),
     gossipFanout: intIn(a, 'gossipFanout', 0, 16),

@@ -20,11 +20,14 @@ import { assert } from '../../lib/assert.js';
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
 export const memberStates: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left'];
 
-/** One gossiped fact: "member `id` is `state` at `incarnation`". */
+/** One gossiped fact: "member `id` is `state` at `incarnation`". A suspect record also names the node
+ * that suspected (its `accuser`): independent accusers of one suspicion are what shortens its timeout
+ * (Lifeguard). The accuser is metadata: it takes no part in the merge order. */
 export interface MemberRecord {
   readonly id: NodeId;
   readonly state: MemberState;
   readonly incarnation: number;
+  readonly accuser?: NodeId;
 }
 
 /** A table has at most this many members (dead ones included); more are refused. Bounds every table
@@ -153,8 +156,33 @@ export class ProbeSchedule {
 
 export interface CoreConfig {
   readonly retransmitMult: number;
+  /** The shortest a suspicion lasts: once `suspicionConfirmations` independent accusers confirmed it. */
   readonly suspicionTimeoutMs: number;
+  /** A suspicion nobody else confirms lasts this many times `suspicionTimeoutMs`. */
+  readonly suspicionTimeoutMaxMult: number;
+  /** Independent confirmations (accusers besides the first) that bring a suspicion down to the minimum. */
+  readonly suspicionConfirmations: number;
   readonly piggybackUpdatesMax: number;
+}
+
+/**
+ * Lifeguard's dynamic suspicion timeout (Dadgar, Phillips, Currey, "Lifeguard: Local Health Awareness for
+ * More Accurate Failure Detection", 2018, §IV-B; memberlist's suspicion.go): a suspicion starts at
+ * `maxMs` and shrinks logarithmically with each independent confirmation, reaching `minMs` at `k`. A
+ * crashed member is soon suspected by many probers, so it is still declared dead quickly; a member
+ * suspected by one node with a lossy link keeps its full, long window to refute.
+ */
+export function suspicionTimeoutMs(minMs: number, maxMs: number, k: number, confirmations: number): number {
+  assert(minMs > 0 && maxMs >= minMs && k >= 0 && confirmations >= 0, 'suspicionTimeoutMs needs 0 < min <= max, k >= 0');
+  if (k === 0 || confirmations >= k) return minMs;
+  const shrink = Math.log(confirmations + 1) / Math.log(k + 1);
+  return Math.max(minMs, Math.floor(maxMs - (maxMs - minMs) * shrink));
+}
+
+/** One suspicion held here: since when, and by whom (its first accuser and its confirmations). */
+interface Suspicion {
+  readonly sinceMs: number;
+  readonly accusers: Set<NodeId>;
 }
 
 /** A change of the local view, for listeners and traces. `previous` is undefined for a new member. */
@@ -190,15 +218,15 @@ export class MembershipCore implements MembershipView {
   readonly queue = new UpdateQueue();
   readonly schedule: ProbeSchedule;
   private readonly table = new Map<NodeId, MemberRecord>();
-  /** Local time at which each currently suspected member became suspect here (SWIM §4.2). */
-  private readonly suspectedAtMs = new Map<NodeId, number>();
+  /** Each currently suspected member: when it became suspect here (SWIM §4.2) and its accusers. */
+  private readonly suspicions = new Map<NodeId, Suspicion>();
   /** The smallest incarnation that would refute every claim against self heard so far. */
   private refuteWanted = 0;
   private leaving = false;
 
   constructor(self: NodeId, private readonly config: CoreConfig, drawIndex: (maxExclusive: number) => number) {
     assert(self.length > 0, 'self id must not be empty');
-    assert(config.suspicionTimeoutMs > 0 && config.retransmitMult >= 1, 'bad core config');
+    assert(config.suspicionTimeoutMs > 0 && config.suspicionTimeoutMaxMult >= 1 && config.suspicionConfirmations >= 0 && config.retransmitMult >= 1, 'bad core config');
     this.self = self;
     this.schedule = new ProbeSchedule(drawIndex);
   }
@@ -276,9 +304,24 @@ export class MembershipCore implements MembershipView {
       return [];
     }
     const mine = this.table.get(record.id);
-    if (mine !== undefined && !supersedes(record, mine)) return [];
+    if (mine !== undefined && !supersedes(record, mine)) {
+      if (record.state === 'suspect' && mine.state === 'suspect' && record.incarnation === mine.incarnation) this.confirm(record);
+      return [];
+    }
     if (mine === undefined && this.table.size >= membersMax) return [];
     return [this.set(record, mine, nowMs)];
+  }
+
+  /**
+   * Another accuser of a suspicion held here: counted (up to what can still shorten the timeout) and
+   * passed on, so the other holders count it too (memberlist re-broadcasts confirmations likewise).
+   */
+  private confirm(record: MemberRecord): void {
+    const suspicion = this.suspicions.get(record.id);
+    if (suspicion === undefined || record.accuser === undefined || suspicion.accusers.has(record.accuser)) return;
+    if (suspicion.accusers.size > this.config.suspicionConfirmations) return;
+    suspicion.accusers.add(record.accuser);
+    this.queue.enqueue(record);
   }
 
   private set(record: MemberRecord, previous: MemberRecord | undefined, nowMs: number): MemberChange {
@@ -286,29 +329,40 @@ export class MembershipCore implements MembershipView {
     this.table.set(record.id, record);
     this.version++;
     this.queue.enqueue(record);
-    if (record.state === 'suspect') this.suspectedAtMs.set(record.id, nowMs);
-    else this.suspectedAtMs.delete(record.id);
+    if (record.state === 'suspect') this.suspicions.set(record.id, { sinceMs: nowMs, accusers: new Set(record.accuser === undefined ? [] : [record.accuser]) });
+    else this.suspicions.delete(record.id);
     if (isMember(record.state)) this.schedule.add(record.id);
     return { id: record.id, state: record.state, incarnation: record.incarnation, previous: previous?.state };
   }
 
-  /** A probe of `id` got no ack, direct or indirect: suspect it at the incarnation we know (SWIM §4.2). */
+  /** A probe of `id` got no ack, direct or indirect: suspect it at the incarnation we know (SWIM §4.2),
+   * or, when it is suspect already, confirm that suspicion as one more independent accuser. */
   suspect(id: NodeId, nowMs: number): MemberChange[] {
     const mine = this.table.get(id);
-    if (mine === undefined || mine.state !== 'alive') return [];
-    return this.apply({ id, state: 'suspect', incarnation: mine.incarnation }, nowMs);
+    if (mine === undefined || (mine.state !== 'alive' && mine.state !== 'suspect')) return [];
+    return this.apply({ id, state: 'suspect', incarnation: mine.incarnation, accuser: this.self }, nowMs);
   }
 
   /** Members suspected here, oldest suspicion first (ties by id). */
   suspects(): NodeId[] {
-    return [...this.suspectedAtMs].sort(([a, ta], [b, tb]) => ta - tb || (a < b ? -1 : 1)).map(([id]) => id);
+    return [...this.suspicions].sort(([a, sa], [b, sb]) => sa.sinceMs - sb.sinceMs || (a < b ? -1 : 1)).map(([id]) => id);
   }
 
-  /** Suspicions older than suspicionTimeoutMs become `dead` at the same incarnation (SWIM §4.2
-   * "Confirm"). Bounded by the table size. */
+  /** How long the suspicion of `id` lasts given its confirmations so far (undefined when not suspected). */
+  suspicionTimeoutOf(id: NodeId): number | undefined {
+    const suspicion = this.suspicions.get(id);
+    if (suspicion === undefined) return undefined;
+    const { suspicionTimeoutMs: minMs, suspicionTimeoutMaxMult, suspicionConfirmations } = this.config;
+    // With fewer other members than confirmations asked for, no suspicion could ever shorten: use the minimum.
+    const k = this.groupSize - 2 < suspicionConfirmations ? 0 : suspicionConfirmations;
+    return suspicionTimeoutMs(minMs, minMs * suspicionTimeoutMaxMult, k, Math.max(0, suspicion.accusers.size - 1));
+  }
+
+  /** Suspicions older than their timeout become `dead` at the same incarnation (SWIM §4.2 "Confirm").
+   * Bounded by the table size. */
   expireSuspicions(nowMs: number): MemberChange[] {
     const changes: MemberChange[] = [];
-    const expired = [...this.suspectedAtMs].filter(([, atMs]) => nowMs - atMs >= this.config.suspicionTimeoutMs).map(([id]) => id);
+    const expired = [...this.suspicions].filter(([id, s]) => nowMs - s.sinceMs >= (this.suspicionTimeoutOf(id) as number)).map(([id]) => id);
     for (const id of expired.sort()) {
       const mine = this.table.get(id);
       assert(mine !== undefined && mine.state === 'suspect', `suspicion timer on a non-suspect member ${id}`);

@@ -23,10 +23,16 @@ export type MembershipMessage =
    * asks the receiver to answer with its own table. */
   | { readonly type: 'sync'; readonly reply: boolean; readonly updates: readonly MemberRecord[] };
 
-type WireRecord = [NodeId, number, number];
+/** `[id, state, incarnation]`, plus the accuser for a suspect record that names one. */
+type WireRecord = [NodeId, number, number] | [NodeId, number, number, NodeId];
+
+function toWire(r: MemberRecord): WireRecord {
+  const triple: [NodeId, number, number] = [r.id, memberStates.indexOf(r.state), r.incarnation];
+  return r.state === 'suspect' && r.accuser !== undefined ? [...triple, r.accuser] : triple;
+}
 
 export function encodeMessage(message: MembershipMessage): Uint8Array {
-  const updates: WireRecord[] = message.updates.map((r) => [r.id, memberStates.indexOf(r.state), r.incarnation]);
+  const updates: WireRecord[] = message.updates.map(toWire);
   return encode({ ...message, updates });
 }
 
@@ -53,11 +59,12 @@ function isSeq(v: unknown): v is number {
 }
 
 function toRecord(v: unknown): MemberRecord | undefined {
-  if (!Array.isArray(v) || v.length !== 3) return undefined;
-  const [id, code, incarnation] = v as unknown[];
+  if (!Array.isArray(v) || (v.length !== 3 && v.length !== 4)) return undefined;
+  const [id, code, incarnation, accuser] = v as unknown[];
   const state = typeof code === 'number' ? memberStates[code] : undefined;
   if (!isNodeId(id) || state === undefined || !isSeq(incarnation) || incarnation > incarnationMax) return undefined;
-  return { id, state, incarnation };
+  if (v.length === 3) return { id, state, incarnation };
+  return state === 'suspect' && isNodeId(accuser) ? { id, state, incarnation, accuser } : undefined;
 }
 
 function toRecords(v: unknown): MemberRecord[] | undefined {

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
-  decodeMessage, encodeMessage, mergeTables, MembershipCore, ProbeSchedule, parseMembershipArgs, retransmitLimit, supersedes, UpdateQueue,
+  decodeMessage, encodeMessage, mergeTables, MembershipCore, ProbeSchedule, parseMembershipArgs, retransmitLimit, supersedes, suspicionTimeoutMs, UpdateQueue,
   type MemberRecord, type MemberState, type MembershipMessage,
 } from '../../../src/protocols/membership/index.js';
 import { hasCode } from '../../../src/lib/errors.js';
 import { encode } from '../../../src/serialize/index.js';
 
-const coreConfig = { retransmitMult: 4, suspicionTimeoutMs: 1000, piggybackUpdatesMax: 8 };
+const coreConfig = { retransmitMult: 4, suspicionTimeoutMs: 1000, suspicionTimeoutMaxMult: 6, suspicionConfirmations: 2, piggybackUpdatesMax: 8 };
 const rec = (id: string, state: MemberState, incarnation: number): MemberRecord => ({ id, state, incarnation });
 /** A deterministic stand-in for env.random in pure-core tests. */
 const counter = (): ((max: number) => number) => {
@@ -51,6 +51,48 @@ describe('membership core', () => {
     expect(core.others()).to.deep.equal(['b']);
   });
 
+  it('dynamic suspicion timeout: max unconfirmed, shrinking with each confirmation, min from k on', () => {
+    expect(suspicionTimeoutMs(1000, 6000, 2, 0)).to.equal(6000);
+    expect(suspicionTimeoutMs(1000, 6000, 2, 2)).to.equal(1000);
+    expect(suspicionTimeoutMs(1000, 6000, 2, 5)).to.equal(1000);
+    expect(suspicionTimeoutMs(1000, 6000, 0, 0)).to.equal(1000);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 10 }), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 8 }), (minMs, mult, k, c) => {
+      const t = suspicionTimeoutMs(minMs, minMs * mult, k, c);
+      expect(t).to.be.within(minMs, minMs * mult);
+      expect(suspicionTimeoutMs(minMs, minMs * mult, k, c + 1)).to.be.at.most(t);
+    }));
+  });
+
+  it('an unconfirmed suspicion lasts the maximum; independent accusers bring it down to the minimum', () => {
+    const core = startedCore();
+    for (const id of ['b', 'c', 'd', 'e']) core.apply(rec(id, 'alive', 1), 0);
+    core.apply({ ...rec('b', 'suspect', 1), accuser: 'c' }, 0); // heard: c suspects b
+    expect(core.suspicionTimeoutOf('b')).to.equal(6000);
+    expect(core.expireSuspicions(5999)).to.deep.equal([]);
+    core.apply({ ...rec('b', 'suspect', 1), accuser: 'c' }, 10); // the same accuser again does not count
+    expect(core.suspicionTimeoutOf('b')).to.equal(6000);
+    core.suspect('b', 20); // our own failed probe is an independent confirmation
+    const once = core.suspicionTimeoutOf('b') as number;
+    expect(once).to.be.below(6000).and.above(1000);
+    // The confirmation is passed on, so the other holders count it too.
+    expect(core.piggyback(undefined)).to.deep.include({ ...rec('b', 'suspect', 1), accuser: 'a' });
+    core.apply({ ...rec('b', 'suspect', 1), accuser: 'd' }, 30);
+    expect(core.suspicionTimeoutOf('b')).to.equal(1000);
+    expect(core.expireSuspicions(1000)).to.deep.equal([{ id: 'b', state: 'dead', incarnation: 1, previous: 'suspect' }]);
+  });
+
+  it('a suspicion this node starts names it as the accuser, and travels with it', () => {
+    const core = startedCore();
+    core.apply(rec('b', 'alive', 1), 0);
+    core.suspect('b', 0);
+    const record = core.get('b') as MemberRecord;
+    expect(record).to.deep.equal({ ...rec('b', 'suspect', 1), accuser: 'a' });
+    const message: MembershipMessage = { type: 'gossip', updates: [record, rec('c', 'alive', 2)] };
+    expect(decodeMessage(encodeMessage(message))).to.deep.equal(message);
+    // An accuser on anything but a suspect record is a bad shape.
+    expect(decodeMessage(encode({ type: 'gossip', updates: [['b', 0, 1, 'a']] }))).to.have.property('code', 'E_MEMBERSHIP_BAD_MESSAGE');
+  });
+
   it('never holds itself suspect or dead: a claim against self asks for a refutation above it', () => {
     const core = startedCore();
     expect(core.pendingRefutation()).to.equal(undefined);
@@ -68,7 +110,7 @@ describe('membership core', () => {
     core.apply(rec('b', 'alive', 1), 0);
     core.apply(rec('c', 'alive', 1), 0);
     core.suspect('b', 0);
-    expect(core.piggyback('b')[0]).to.deep.equal(rec('b', 'suspect', 1));
+    expect(core.piggyback('b')[0]).to.deep.equal({ ...rec('b', 'suspect', 1), accuser: 'a' });
   });
 
   it('the retransmit queue sends each update lambda*log(n) times, least sent first', () => {
