@@ -73,6 +73,12 @@ export interface DiskRange {
 /** An ordered key-value disk private to one node. Keys are strings ordered by code unit. */
 export interface Disk {
   get(key: string): Uint8Array | undefined;
+  /**
+   * `get` without the copy, for hot read paths: `visit` sees the value's bytes, which stay valid only
+   * until it returns (it must neither keep nor change them), and its result is returned; undefined when
+   * the key is missing. Optional: a caller falls back to `get` on a disk without it.
+   */
+  read?<T>(key: string, visit: (bytes: Uint8Array) => T): T | undefined;
   scan(range: DiskRange): Iterable<[string, Uint8Array]>;
   /** Applies the batch atomically (visible to reads at once); `onDurable` fires once it is on disk, or
    * with an error, in which case none of the batch is applied. */

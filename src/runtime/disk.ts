@@ -78,6 +78,8 @@ export class LmdbDisk implements Disk {
   private readonly db: RootDatabase<Buffer, Buffer>;
   private readonly overlay = new Map<string, Pending>();
   private queued: QueuedWrite[] = [];
+  /** The bytes a `read` visitor is looking at, while it runs, when they live in lmdb's reusable buffer. */
+  private visited: Uint8Array | undefined;
   private versionNext = 1;
   private closed = false;
   private readonly durableAt: DurableAt;
@@ -96,17 +98,61 @@ export class LmdbDisk implements Disk {
       const pending = this.overlay.get(key);
       if (pending !== undefined) return copyOrUndefined(pending.value);
     }
-    if (byteLengthOfKey(key) > diskKeyBytesMax) return undefined; // could never have been written
-    // lmdb's own binary get copies into a fresh typed array, which V8 allocates off-heap above 64 bytes
-    // (about 0.8 µs each); reading its reusable buffer and copying into Node's pooled slab is 3x faster.
-    const view = this.db.getBinaryFast(key as never) as (Buffer & { isGlobal?: boolean }) | undefined;
-    if (view === undefined) return undefined;
-    const length = view.isGlobal === true ? (this.db as unknown as { lastSize: number }).lastSize : view.length;
-    return copyBytes(new Uint8Array(view.buffer, view.byteOffset, length));
+    if (this.visited !== undefined) return this.keepingVisited(() => copyOrUndefined(this.fetch(key)));
+    return copyOrUndefined(this.fetch(key));
+  }
+
+  /** `get` without the copy: the visitor decodes straight from lmdb's read buffer (or the overlay). */
+  read<T>(key: string, visit: (bytes: Uint8Array) => T): T | undefined {
+    assert(typeof key === 'string', 'disk.read: key must be a string');
+    assert(typeof visit === 'function', 'disk.read: visit must be a function');
+    if (this.overlay.size !== 0) {
+      const pending = this.overlay.get(key);
+      if (pending !== undefined) return pending.value === undefined ? undefined : visit(pending.value);
+    }
+    if (this.visited !== undefined) {
+      const copy = this.get(key); // a read inside a visitor: lmdb's buffer holds the outer one's bytes
+      return copy === undefined ? undefined : visit(copy);
+    }
+    const bytes = this.fetch(key);
+    if (bytes === undefined) return undefined;
+    this.visited = bytes;
+    try {
+      return visit(bytes);
+    } finally {
+      this.visited = undefined;
+    }
   }
 
   scan(range: DiskRange): Iterable<[string, Uint8Array]> {
     checkRange(range);
+    if (this.visited !== undefined) return this.keepingVisited(() => this.merged(range));
+    return this.merged(range);
+  }
+
+  /** The committed value as lmdb's view: valid until the next lmdb read, so copied or visited at once. */
+  private fetch(key: string): Uint8Array | undefined {
+    if (byteLengthOfKey(key) > diskKeyBytesMax) return undefined; // could never have been written
+    // lmdb's own binary get copies into a fresh typed array, which V8 allocates off-heap above 64 bytes
+    // (about 0.8 µs each); its reusable buffer is read in place instead.
+    const view = this.db.getBinaryFast(key as never) as (Buffer & { isGlobal?: boolean }) | undefined;
+    if (view === undefined) return undefined;
+    const length = view.isGlobal === true ? (this.db as unknown as { lastSize: number }).lastSize : view.length;
+    return new Uint8Array(view.buffer, view.byteOffset, length);
+  }
+
+  /** Runs an lmdb read while a visitor looks at lmdb's reusable buffer, and puts its bytes back after. */
+  private keepingVisited<T>(run: () => T): T {
+    const visited = this.visited!;
+    const saved = copyBytes(visited);
+    try {
+      return run();
+    } finally {
+      visited.set(saved);
+    }
+  }
+
+  private merged(range: DiskRange): [string, Uint8Array][] {
     const limit = range.limit ?? Number.POSITIVE_INFINITY;
     const before = range.reverse === true ? (a: string, b: string) => a > b : (a: string, b: string) => a < b;
     const pendingKeys = this.pendingKeysIn(range);

@@ -13,6 +13,9 @@ export const diskPendingBatchesMax = 100_000;
 /** Keys longer than this are refused; they would be a protocol bug (keys are ids, not data). */
 export const diskKeyCharsMax = 4096;
 
+/** What a `read` visitor's bytes turn into after it returns. */
+const wipedByte = 0xee;
+
 export interface PendingBatch {
   readonly ops: readonly DiskOp[];
   readonly fails: boolean;
@@ -39,6 +42,19 @@ export class SimDisk {
     const value = this.visible.get(key);
     // Copy out so a node mutating what it read cannot reach into the disk.
     return value === undefined ? undefined : value.slice();
+  }
+
+  /** A copy, as `get` gives, wiped once `visit` returns: a visitor that keeps the bytes sees garbage here
+   * rather than a value that happens to survive, as it might on lmdb. */
+  read<T>(key: string, visit: (bytes: Uint8Array) => T): T | undefined {
+    const value = this.visible.get(key);
+    if (value === undefined) return undefined;
+    const copy = value.slice();
+    try {
+      return visit(copy);
+    } finally {
+      copy.fill(wipedByte);
+    }
   }
 
   *scan(range: DiskRange): Iterable<[string, Uint8Array]> {

@@ -438,6 +438,7 @@ export class Simulation {
       },
       disk: {
         get: (key) => node.disk.get(key),
+        read: (key, visit) => node.disk.read(key, visit),
         scan: (range) => node.disk.scan(range),
         write: (batch, onDurable) => this.diskWrite(node, incarnation, batch, onDurable),
       },

@@ -172,6 +172,24 @@ export function describeEnvConformance(harness: EnvHarness): void {
         expect(text(disk.get('k2'))).to.equal('v2');
       });
 
+      it('read visits the value in place, pending or durable, and nests', async () => {
+        const c = await start(['a']);
+        const disk = c.env('a').disk;
+        expect(disk.read, 'both backends offer read').to.be.a('function');
+        const read = (key: string): string | undefined => disk.read!(key, (bytes) => text(bytes));
+        let durable = false;
+        disk.write([{ key: 'k1', value: bytes('v1') }, { key: 'k2', value: bytes('v2') }], () => (durable = true));
+        expect(read('k1')).to.equal('v1');
+        await c.until(() => durable, 'durable');
+        expect(read('k1')).to.equal('v1');
+        expect(read('missing')).to.equal(undefined);
+        // Reads inside a visitor leave the bytes it is looking at alone.
+        const seen = disk.read!('k1', (outer) => [read('k2'), text(disk.get('k2')), [...disk.scan({})].length, text(outer)]);
+        expect(seen).to.deep.equal(['v2', 'v2', 2, 'v1']);
+        disk.write([{ key: 'k1', value: undefined }], () => undefined);
+        expect(read('k1')).to.equal(undefined);
+      });
+
       it('scans in key order with start (inclusive), end (exclusive), limit and reverse', async () => {
         const c = await start(['a']);
         const disk = c.env('a').disk;
