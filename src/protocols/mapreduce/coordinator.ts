@@ -12,6 +12,7 @@ import { DistError } from '../../lib/errors.js';
 import type { Callback } from '../node/index.js';
 import type { Rpc } from './access.js';
 import { RoundTable, keysNamedMax, partitionsMax, type Action, type MapAction, type ReduceAction, type RoundConfig, type Source } from './core.js';
+import type { Columns } from './user.js';
 import { outputGid, shuffleCallMsDefault, shuffleGid, shuffleSendsMax, type ReduceAnswer, type UserBudget } from './worker.js';
 
 /** What COURSE-API's `exec(spec)` takes. */
@@ -29,6 +30,10 @@ export interface MrOptions {
   readonly partitionsPerMember: number;
   /** Keys in one map task: smaller tasks re-execute faster and balance better (§3.5). */
   readonly mapTaskKeysMax: number;
+  /** Map attempts one worker runs at once (§3.2): the rest wait at the coordinator and go to the first
+   * holder with a free slot, so work moves to whoever is idle. Two keep a worker computing one task
+   * while the previous one's batches are acknowledged. */
+  readonly mapSlotsPerNode: number;
   readonly attemptsMax: number;
   readonly taskTimeoutMs: Millis;
   readonly backupAfterMs: Millis;
@@ -45,6 +50,7 @@ export const roundsMax = 1_000;
 export const mrOptionsDefault: MrOptions = {
   partitionsPerMember: 2,
   mapTaskKeysMax: 256,
+  mapSlotsPerNode: 2,
   attemptsMax: 8,
   taskTimeoutMs: 20_000,
   backupAfterMs: 5_000,
@@ -183,6 +189,7 @@ export class Job {
     const o = this.options;
     const config: RoundConfig = {
       partitions: this.partitions, members: this.reducers, attemptsMax: o.attemptsMax, taskTimeoutMs: o.taskTimeoutMs, backupAfterMs: o.backupAfterMs, suspectMs: o.suspectMs,
+      mapSlotsPerNode: o.mapSlotsPerNode,
     };
     const table = new RoundTable(config);
     for (const source of sources) table.addMapTask(source);
@@ -200,7 +207,7 @@ export class Job {
     if (outcome.kind === 'failed') return this.finish(outcome.error);
     this.host.env.trace.event('mr.round-done', { job: this.id, round: this.round });
     if (this.round + 1 < this.rounds) return this.nextRound(table);
-    this.finish(null, outcome.results.flatMap((r) => (r as { results: Record<string, unknown>[] }).results));
+    this.finish(null, outcome.results.flatMap((r) => asObjects((r as { results: Columns }).results)));
   }
 
   private get rounds(): number {
@@ -241,8 +248,12 @@ export class Job {
     };
     this.host.rpc.call(a.node, 'map', [req], o.taskTimeoutMs, (err, value) => {
       if (table !== this.table) return;
-      if (err !== null) table.mapFailed(a.task, a.attempt, asDistError(err), this.host.env.clock.now());
-      else table.mapSucceeded(a.task, a.attempt, batchCounts(value, this.partitions));
+      const nowMs = this.host.env.clock.now();
+      if (err !== null) table.mapFailed(a.task, a.attempt, asDistError(err), nowMs);
+      else {
+        table.mapSucceeded(a.task, a.attempt, batchCounts(value, this.partitions));
+        for (const [p, node] of failedShipments(value)) table.shuffleFailed(p, node, nowMs);
+      }
       this.drive();
     });
   }
@@ -300,6 +311,19 @@ function batchCounts(value: unknown, partitions: number): number[] {
   if (!Array.isArray(pairs)) return counts;
   for (const [p, count] of pairs as [number, number][]) if (Number.isInteger(p) && p >= 0 && p < partitions) counts[p] = count;
   return counts;
+}
+
+/** A reducer's columns as COURSE-API's answer: one `{k: v}` object per key. */
+function asObjects({ keys, values }: Columns): Record<string, unknown>[] {
+  assert(Array.isArray(keys) && Array.isArray(values) && keys.length === values.length, 'reduce answers one value per key');
+  return keys.map((k, i) => ({ [k]: values[i] }));
+}
+
+/** The partitions a map attempt could not deliver, with the owner it tried. */
+function failedShipments(value: unknown): [number, NodeId][] {
+  const failed = (value as { failed?: unknown } | null)?.failed;
+  if (!Array.isArray(failed)) return [];
+  return (failed as unknown[]).filter((f): f is [number, NodeId] => Array.isArray(f) && Number.isInteger(f[0]) && typeof f[1] === 'string');
 }
 
 function asDistError(err: Error): DistError {

@@ -24,6 +24,14 @@
  * that fails `attemptsMax` times fails the job with a coded error naming the task, its keys and nodes:
  * never a silently partial result. Stragglers (§3.6): a running map attempt older than `backupAfterMs`
  * gets one backup attempt on another holder; the first answer wins.
+ *
+ * Slots (§3.2 "idle, in-progress, completed"): a node runs at most `mapSlotsPerNode` map attempts at
+ * once; the rest wait in the table and go to whichever holder frees a slot first. So the work of a
+ * dead or slow node is picked up by every surviving holder as it becomes idle, not queued behind one
+ * of them, and an attempt's deadline measures its run, not its wait in a worker's queue.
+ *
+ * Partial answers: a map attempt answers the partitions it delivered; partitions it could not deliver
+ * stay pending (their owner moves), so only they are shipped again, never the delivered ones.
  */
 import type { Millis, NodeId } from '../../env/index.js';
 import { assert } from '../../lib/assert.js';
@@ -33,6 +41,7 @@ import { DistError } from '../../lib/errors.js';
 export const mapTasksMax = 100_000;
 export const partitionsMax = 4_096;
 export const attemptsMaxLimit = 100;
+export const mapSlotsPerNodeMax = 1_024;
 /** Keys a map error message names, so a huge task does not make a huge error. */
 export const keysNamedMax = 5;
 /** Attempts one task may ever start: its own retries, one backup, and re-shipments after reduce
@@ -74,6 +83,8 @@ export interface RoundConfig {
   readonly backupAfterMs: Millis;
   /** A node whose attempt failed is avoided this long. */
   readonly suspectMs: Millis;
+  /** Map attempts one node runs at once; further tasks wait for a free slot on one of their holders. */
+  readonly mapSlotsPerNode: number;
 }
 
 interface Attempt {
@@ -96,6 +107,9 @@ interface MapTask {
   backedUp: boolean;
   /** Nodes that answered they do not hold the keys. */
   readonly lacking: Set<NodeId>;
+  /** The node whose attempt last answered: it keeps the task's output, so a re-shipment there does
+   * not run map again. */
+  keptOn: NodeId | undefined;
 }
 
 interface ReduceTask {
@@ -136,10 +150,15 @@ export function checkRoundConfig(c: RoundConfig): void {
   assert(c.members.length >= 1, 'a round needs members');
   assert(Number.isInteger(c.attemptsMax) && c.attemptsMax >= 1 && c.attemptsMax <= attemptsMaxLimit, `attemptsMax in [1, ${attemptsMaxLimit}]`);
   assert(c.taskTimeoutMs > 0 && c.backupAfterMs >= 0 && c.suspectMs >= 0, 'timeouts are positive');
+  assert(Number.isInteger(c.mapSlotsPerNode) && c.mapSlotsPerNode >= 1 && c.mapSlotsPerNode <= mapSlotsPerNodeMax, `mapSlotsPerNode in [1, ${mapSlotsPerNodeMax}]`);
 }
 
 export class RoundTable {
   private readonly maps = new Map<string, MapTask>();
+  /** The order `poll` offers map tasks to free slots: round robin over the sets of holders, so every
+   * holder set is drained at the same pace and no node runs out of runnable tasks while others still
+   * have a queue (ids, which fix the reduce input order, stay in key order). */
+  private dispatchOrder: MapTask[] = [];
   private readonly reduces: ReduceTask[] = [];
   private readonly suspects = new Map<NodeId, Millis>();
   private readonly results = new Map<number, unknown>();
@@ -161,7 +180,8 @@ export class RoundTable {
     assert(source.nodes.length >= 1, 'a map task needs a node that holds its data');
     const id = `m${String(this.maps.size).padStart(6, '0')}`;
     const pending = new Set<number>(Array.from({ length: this.config.partitions }, (_, p) => p));
-    this.maps.set(id, { id, source, pending, attempts: [], shippedTo: new Map(), failures: 0, lastError: undefined, backedUp: false, lacking: new Set() });
+    this.maps.set(id, { id, source, pending, attempts: [], shippedTo: new Map(), failures: 0, lastError: undefined, backedUp: false, lacking: new Set(), keptOn: undefined });
+    this.dispatchOrder = [];
     return id;
   }
 
@@ -192,9 +212,13 @@ export class RoundTable {
     if (this.outcome().kind !== 'running') return [];
     this.expire(nowMs);
     const actions: Action[] = [];
-    for (const task of this.maps.values()) {
-      const action = this.nextMap(task, nowMs);
-      if (action !== undefined) actions.push(action);
+    const load = this.mapLoad();
+    for (const task of this.orderedMaps()) {
+      const action = this.nextMap(task, nowMs, load);
+      if (action !== undefined) {
+        actions.push(action);
+        load.set(action.node, (load.get(action.node) ?? 0) + 1);
+      }
       if (this.failure !== undefined) return [];
     }
     for (const reduce of this.reduces) {
@@ -207,11 +231,15 @@ export class RoundTable {
 
   // ------------------------------------------------------------------ answers
 
+  /** A map attempt answered the batch count of each partition it delivered (`batches[p]`); a
+   * partition it has no count for (its owner was unreachable) stays pending. */
   mapSucceeded(taskId: string, attempt: number, batches: readonly number[]): void {
     const task = this.mapTask(taskId);
     const shipped = task.shippedTo.get(attempt);
     assert(shipped !== undefined, `map ${taskId} has no attempt ${attempt}`);
     this.endAttempt(task.attempts, attempt);
+    const by = task.attempts.find((a) => a.no === attempt);
+    if (by !== undefined) task.keptOn = by.node;
     for (const p of [...task.pending]) {
       const count = batches[p];
       const reduce = this.reduces[p] as ReduceTask;
@@ -231,7 +259,7 @@ export class RoundTable {
     if (ended === undefined) return;
     if (userErrorCodes.has(error.code)) return this.fail(error);
     // A failed shipment is the reducer's fault, not this task's: it counts against the reduce task.
-    if (error.code === 'E_MR_SHUFFLE_FAILED') return this.moveShufflePartition(error, nowMs);
+    if (error.code === 'E_MR_SHUFFLE_FAILED') return this.shuffleFailed(error.details?.partition, error.details?.node, nowMs);
     if (error.code === 'E_MR_KEYS_MISSING') task.lacking.add(ended.node);
     else this.suspect(ended.node, nowMs);
     task.failures++;
@@ -296,27 +324,28 @@ export class RoundTable {
 
   // ------------------------------------------------------------------ scheduling
 
-  private nextMap(task: MapTask, nowMs: Millis): MapAction | undefined {
+  private nextMap(task: MapTask, nowMs: Millis, load: ReadonlyMap<NodeId, number>): MapAction | undefined {
     if (task.pending.size === 0) return undefined;
     const live = task.attempts.filter((a) => a.live);
-    if (live.length === 0) return this.startMap(task, nowMs, false);
+    if (live.length === 0) return this.startMap(task, nowMs, load, false);
     const first = live[0] as Attempt;
     const startedMs = first.deadlineMs - this.config.taskTimeoutMs;
     if (this.config.backupAfterMs > 0 && !task.backedUp && live.length === 1 && nowMs - startedMs >= this.config.backupAfterMs) {
-      const others = this.candidates(task, nowMs).filter((n) => n !== first.node);
+      const others = this.candidates(task, nowMs).filter((n) => n !== first.node && (load.get(n) ?? 0) < this.config.mapSlotsPerNode);
       if (others.length === 0) return undefined;
       task.backedUp = true;
       this.stats.backups++;
-      return this.startMap(task, nowMs, true, others);
+      return this.startMap(task, nowMs, load, true, others);
     }
     return undefined;
   }
 
-  private startMap(task: MapTask, nowMs: Millis, backup: boolean, among?: NodeId[]): MapAction | undefined {
+  private startMap(task: MapTask, nowMs: Millis, load: ReadonlyMap<NodeId, number>, backup: boolean, among?: NodeId[]): MapAction | undefined {
     if (task.failures >= this.config.attemptsMax) return void this.fail(this.lostError(task));
     const candidates = among ?? this.candidates(task, nowMs);
     if (candidates.length === 0) return void this.fail(this.lostError(task));
-    const node = candidates[0] as NodeId;
+    const node = this.pickNode(task, candidates, load, nowMs);
+    if (node === undefined) return undefined; // every candidate's slots are taken: wait for one
     const attempt = this.newAttempt(task.attempts, node, nowMs);
     const owners = this.owners();
     task.shippedTo.set(attempt.no, owners);
@@ -334,6 +363,42 @@ export class RoundTable {
     this.stats.reduceAttempts++;
     const manifest = [...reduce.delivered].sort(([a], [b]) => (a < b ? -1 : 1)).map(([task, [no, batches]]) => [task, no, batches] as const);
     return { kind: 'reduce', partition: reduce.partition, attempt: attempt.no, node: reduce.owner, manifest };
+  }
+
+  /** Where a task's next attempt runs: on the node that keeps its output when that node is healthy
+   * (a re-shipment, no map), else on the least loaded fresh candidate (ties: candidate order), else on
+   * a suspect when no fresh holder is left. Undefined while every such node's slots are taken. */
+  private pickNode(task: MapTask, candidates: readonly NodeId[], load: ReadonlyMap<NodeId, number>, nowMs: Millis): NodeId | undefined {
+    const slots = this.config.mapSlotsPerNode;
+    const free = (n: NodeId): boolean => (load.get(n) ?? 0) < slots;
+    const kept = task.keptOn;
+    if (kept !== undefined && candidates.includes(kept) && !this.isSuspect(kept, nowMs)) return free(kept) ? kept : undefined;
+    const fresh = candidates.filter((n) => !this.isSuspect(n, nowMs));
+    const pool = fresh.length > 0 ? fresh : candidates;
+    let best: NodeId | undefined;
+    for (const n of pool) if (free(n) && (best === undefined || (load.get(n) ?? 0) < (load.get(best) ?? 0))) best = n;
+    return best;
+  }
+
+  private orderedMaps(): readonly MapTask[] {
+    if (this.dispatchOrder.length === this.maps.size) return this.dispatchOrder;
+    const bySet = new Map<string, MapTask[]>();
+    for (const task of this.maps.values()) {
+      const set = [...task.source.nodes].sort().join('\n');
+      bySet.set(set, [...(bySet.get(set) ?? []), task]);
+    }
+    const queues = [...bySet.values()];
+    const order: MapTask[] = [];
+    for (let i = 0; order.length < this.maps.size; i++) for (const queue of queues) if (i < queue.length) order.push(queue[i] as MapTask);
+    this.dispatchOrder = order;
+    return order;
+  }
+
+  /** Live map attempts per node: the slots in use. */
+  private mapLoad(): Map<NodeId, number> {
+    const load = new Map<NodeId, number>();
+    for (const task of this.maps.values()) for (const a of task.attempts) if (a.live) load.set(a.node, (load.get(a.node) ?? 0) + 1);
+    return load;
   }
 
   /** Holders not known to lack the data, best first: holders that are not suspect, rotated by the
@@ -363,28 +428,33 @@ export class RoundTable {
     onFailed();
   }
 
-  /** Moves a partition to the next member that is not suspect; its delivered map output stays behind
+  /** Moves a partition to the member, not suspect, that owns the fewest unfinished partitions (ties:
+   * the next after the old owner in member order), so a dead node's partitions spread over the
+   * survivors; if every other member is suspect, the next one. Its delivered map output stays behind
    * on the old owner, so every map task ships it again. */
   private reassign(reduce: ReduceTask): void {
     const members = this.config.members;
     const at = members.indexOf(reduce.owner);
-    for (let step = 1; step <= members.length; step++) {
+    const owned = new Map<NodeId, number>();
+    for (const r of this.reduces) if (!r.done && r !== reduce) owned.set(r.owner, (owned.get(r.owner) ?? 0) + 1);
+    let best: NodeId | undefined;
+    for (let step = 1; step < members.length; step++) {
       const next = members[(at + step) % members.length] as NodeId;
-      if (!this.suspects.has(next) || step === members.length) {
-        reduce.owner = next;
-        break;
-      }
+      if (next === reduce.owner || this.suspects.has(next)) continue;
+      if (best === undefined || (owned.get(next) ?? 0) < (owned.get(best) ?? 0)) best = next;
     }
+    reduce.owner = best ?? (members[(at + 1) % members.length] as NodeId);
     this.stats.reassigned++;
     reduce.delivered.clear();
     for (const task of this.maps.values()) task.pending.add(reduce.partition);
   }
 
-  private moveShufflePartition(error: DistError, nowMs: Millis): void {
-    const p = error.details?.partition;
+  /** A map attempt could not ship partition `p` to `node`: the owner's fault, not the task's, so it
+   * counts against the reduce task and moves the partition (unless it moved already or is reducing). */
+  shuffleFailed(p: unknown, node: unknown, nowMs: Millis): void {
     const reduce = typeof p === 'number' ? this.reduces[p] : undefined;
     if (reduce === undefined || reduce.done || reduce.attempts.some((a) => a.live)) return;
-    if (error.details?.node !== reduce.owner) return;
+    if (node !== reduce.owner) return;
     reduce.failures++;
     this.suspect(reduce.owner, nowMs);
     this.reassign(reduce);

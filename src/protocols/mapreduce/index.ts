@@ -47,5 +47,5 @@ export { checkSpec, Job, mrOptionsDefault, roundsMax, type CoordinatorHost, type
 export { partitionOf, RoundTable, userErrorCodes, type Action, type MapAction, type ReduceAction, type RoundConfig, type RoundOutcome, type Source } from './core.js';
 export { createMrNode, mrProgramName, type MrNodeHandle, type MrProgramArgs } from './program.js';
 export { execJob, installLayerWorker, installWorker, mapReduce, mrGroupService, nodeRpc, routedPutOut, type MrParts } from './service.js';
-export { aggregate, callUser, groupOne, groupPairs, mapPairs, visitMapOutput, type CallBudget, type Pair } from './user.js';
-export { MrWorker, mrService, outputGid, shuffleGid, type MapRequest, type ReduceRequest, type ShuffleRequest } from './worker.js';
+export { aggregate, aggregateColumns, callUser, groupColumns, groupOne, groupPairs, mapPairs, visitMapOutput, type CallBudget, type Columns, type Pair } from './user.js';
+export { MrWorker, mrService, outputGid, shuffleGid, type MapAnswer, type MapRequest, type ReduceAnswer, type ReduceRequest, type ShuffleRequest } from './worker.js';

@@ -110,3 +110,34 @@ export function aggregate(kind: 'compact' | 'reduce', fn: Function, groups: Map<
   }
   return pairs;
 }
+
+/** Pairs as two parallel arrays (`values[i]` belongs to `keys[i]`): the form batches and reduce
+ * answers travel in, about 2.5× cheaper to encode and decode than an array of `[k, v]` pairs. */
+export interface Columns {
+  readonly keys: string[];
+  readonly values: unknown[];
+}
+
+/** Adds each pair of a columns bucket under its key, in position order. */
+export function groupColumns(columns: Columns, into: Map<string, unknown[]>): Map<string, unknown[]> {
+  const { keys, values } = columns;
+  for (let i = 0; i < keys.length; i++) groupOne(into, keys[i] as string, values[i]);
+  return into;
+}
+
+/** `aggregate` answering columns. `sorted`: run in sorted key order (reduce, whose answer order is
+ * documented); else in the groups' insertion order, which is deterministic too (compact: saves a sort
+ * per task and partition). */
+export function aggregateColumns(kind: 'compact' | 'reduce', fn: Function, groups: Map<string, unknown[]>, budget: CallBudget, sorted: boolean): Columns | DistError {
+  const out: Columns = { keys: [], values: [] };
+  const visit = (k: string, v: unknown): void => {
+    out.keys.push(k);
+    out.values.push(v);
+  };
+  for (const k of sorted ? [...groups.keys()].sort() : groups.keys()) {
+    const answer = callUser(kind, fn, k, groups.get(k), budget);
+    if (answer instanceof DistError) return answer;
+    if (!visitObject(answer, visit)) return shapeError(kind, k, answer, 'one object {k: aggregate}');
+  }
+  return out;
+}

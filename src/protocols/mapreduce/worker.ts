@@ -16,7 +16,7 @@ import { DistError } from '../../lib/errors.js';
 import { defineMethod, type Callback, type Service } from '../node/index.js';
 import type { EngineName, KvAccess, Rpc } from './access.js';
 import { partitionOf, type Source } from './core.js';
-import { aggregate, callUser, groupOne, groupPairs, visitMapOutput, type CallBudget, type Pair } from './user.js';
+import { aggregateColumns, callUser, groupColumns, groupOne, visitMapOutput, type CallBudget, type Columns, type Pair } from './user.js';
 
 export const mrService = 'mr';
 /** Batches of one map attempt in flight at once (a bound on the shuffle's send queue). */
@@ -56,7 +56,9 @@ export interface ShuffleRequest {
   readonly round: number;
   readonly partition: number;
   readonly name: string;
-  readonly pairs: Pair[];
+  /** The batch's pairs as columns; kept as they came. */
+  readonly keys: string[];
+  readonly values: unknown[];
   readonly memory: boolean;
 }
 
@@ -73,7 +75,15 @@ export interface ReduceRequest {
   readonly budget: UserBudget;
 }
 
-export type ReduceAnswer = { readonly missing: string[] } | { readonly results: Record<string, unknown>[] } | { readonly kept: number };
+/** A map attempt's answer: batch counts of the partitions it delivered, and the partitions whose owner
+ * it could not reach (those stay pending at the coordinator, which moves them). */
+export interface MapAnswer {
+  readonly batches: [number, number][];
+  readonly failed: [number, NodeId][];
+}
+
+/** A last round's outputs travel as columns; the coordinator makes the `{k: v}` objects. */
+export type ReduceAnswer = { readonly missing: string[] } | { readonly results: Columns } | { readonly kept: number };
 
 /** Where a round's shuffle batches and outputs live on a node: one gid per (job, round, partition). */
 export const shuffleGid = (job: string, round: number, p: number): string => `mr.${job}.s${round}.${p}`;
@@ -83,7 +93,7 @@ const engineFor = (memory: boolean): EngineName => (memory ? 'mem' : 'store');
 
 export class MrWorker {
   readonly stats = { maps: 0, mapsFromKept: 0, reduces: 0, batchesSent: 0, batchesKept: 0, userErrors: 0 };
-  private readonly mapOutputs = new Map<string, Map<number, Pair[]>>();
+  private readonly mapOutputs = new Map<string, Map<number, Columns>>();
   private mapOutputPairs = 0;
 
   constructor(
@@ -122,54 +132,82 @@ export class MrWorker {
 
   // ------------------------------------------------------------------ map (§3.1 steps 3-4)
 
+  /** Runs map for the requested partitions this node does not keep yet (a re-execution after a
+   * reducer died needs only the dead node's partitions: the others are not partitioned, combined or
+   * shipped again), then ships the requested ones. */
   private map(req: MapRequest, reply: Callback): void {
     checkMapRequest(req);
     this.stats.maps++;
     const outputKey = `${req.job}/${req.round}/${req.task}`;
-    let buckets = this.mapOutputs.get(outputKey);
-    if (buckets !== undefined) this.stats.mapsFromKept++;
+    const kept = this.mapOutputs.get(outputKey);
+    const needed = req.partitions.filter((p) => kept?.get(p) === undefined);
+    let buckets = kept ?? new Map<number, Columns>();
+    if (needed.length === 0) this.stats.mapsFromKept++;
     else {
-      const budget = this.budget(req.budget);
-      const computed = this.runMap(req, budget);
+      const computed = this.runMap(req, needed, this.budget(req.budget));
       if (computed instanceof DistError) return this.userFailed(reply, computed);
-      this.keepOutput(outputKey, computed);
-      buckets = computed;
+      buckets = this.keepOutput(outputKey, kept, computed);
     }
-    this.ship(req, new Map(req.partitions.map((p) => [p, buckets?.get(p) ?? []])), reply);
+    this.ship(req, new Map(req.partitions.map((p) => [p, buckets.get(p) as Columns])), reply);
   }
 
-  private keepOutput(key: string, buckets: Map<number, Pair[]>): void {
+  /** Adds freshly computed buckets to a task's kept output (within the bounds); answers every bucket
+   * known for the task, kept or not. */
+  private keepOutput(key: string, kept: Map<number, Columns> | undefined, computed: Map<number, Columns>): Map<number, Columns> {
     let pairs = 0;
-    for (const bucket of buckets.values()) pairs += bucket.length;
-    if (this.mapOutputs.size >= mapOutputsKeptMax || this.mapOutputPairs + pairs > mapOutputPairsKeptMax) return;
-    this.mapOutputs.set(key, buckets);
+    for (const bucket of computed.values()) pairs += bucket.keys.length;
+    const all = new Map([...(kept ?? []), ...computed]);
+    if ((kept === undefined && this.mapOutputs.size >= mapOutputsKeptMax) || this.mapOutputPairs + pairs > mapOutputPairsKeptMax) return all;
+    this.mapOutputs.set(key, all);
     this.mapOutputPairs += pairs;
+    return all;
   }
 
-  /** Maps the task's keys, sending each output pair straight to its partition: grouped by key when
-   * there is a combiner (§4.3), which then runs once per key and partition; else kept as pairs. */
-  private runMap(req: MapRequest, budget: CallBudget): Map<number, Pair[]> | DistError {
+  /** Maps the task's keys, sending each output pair of a `wanted` partition straight to it: grouped by
+   * key when there is a combiner (§4.3), which then runs once per key and partition; else kept as pairs. */
+  private runMap(req: MapRequest, wanted: readonly number[], budget: CallBudget): Map<number, Columns> | DistError {
     const { gid, engine } = req.source;
     const keys = req.source.keys ?? this.access.keys(engine, gid);
-    const missing = keys.filter((k) => this.access.get(engine, gid, k) === undefined);
+    // Each value is read (and decoded) once, before any map call: a task whose data is missing here
+    // fails without running map.
+    const values: unknown[] = [];
+    const missing: string[] = [];
+    for (const key of keys) {
+      const found = this.access.get(engine, gid, key);
+      if (found === undefined) missing.push(key);
+      else values.push(found.value);
+    }
     if (missing.length > 0) {
       return new DistError('E_MR_KEYS_MISSING', `${this.env.nodeId} lacks ${missing.length} keys of ${gid} (${missing.slice(0, 5).join(', ')})`, { node: this.env.nodeId, gid, keys: missing.slice(0, 5) });
     }
     const n = req.partitionCount;
-    const groups = Array.from({ length: n }, () => new Map<string, unknown[]>());
-    const pairs = Array.from({ length: n }, (): Pair[] => []);
+    // Sparse: undefined for a partition not wanted, whose pairs are dropped here.
+    const groups: (Map<string, unknown[]> | undefined)[] = Array.from({ length: n }, () => undefined);
+    const pairs: (Columns | undefined)[] = Array.from({ length: n }, () => undefined);
+    for (const p of wanted) {
+      groups[p] = new Map();
+      pairs[p] = { keys: [], values: [] };
+    }
     const visit = req.compact === null
-      ? (k: string, v: unknown) => void (pairs[partitionOf(k, n)] as Pair[]).push([k, v])
-      : (k: string, v: unknown) => groupOne(groups[partitionOf(k, n)] as Map<string, unknown[]>, k, v);
-    for (const key of keys) {
-      const out = callUser('map', req.map, key, (this.access.get(engine, gid, key) as { value: unknown }).value, budget);
+      ? (k: string, v: unknown) => {
+        const bucket = pairs[partitionOf(k, n)];
+        bucket?.keys.push(k);
+        bucket?.values.push(v);
+      }
+      : (k: string, v: unknown) => {
+        const group = groups[partitionOf(k, n)];
+        if (group !== undefined) groupOne(group, k, v);
+      };
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const out = callUser('map', req.map, key, values[i], budget);
       if (out instanceof DistError) return out;
       const bad = visitMapOutput(out, key, visit);
       if (bad !== undefined) return bad;
     }
-    const buckets = new Map<number, Pair[]>();
-    for (let p = 0; p < n; p++) {
-      const bucket = req.compact === null ? pairs[p] as Pair[] : aggregate('compact', req.compact, groups[p] as Map<string, unknown[]>, budget);
+    const buckets = new Map<number, Columns>();
+    for (const p of wanted) {
+      const bucket = req.compact === null ? pairs[p] as Columns : aggregateColumns('compact', req.compact, groups[p] as Map<string, unknown[]>, budget, false);
       if (bucket instanceof DistError) return bucket;
       buckets.set(p, bucket);
     }
@@ -177,35 +215,49 @@ export class MrWorker {
   }
 
   /** Ships every bucket to its owner in batches of at most batchPairsMax pairs, at most
-   * shuffleInFlightMax at once; answers the batch count per partition once every batch is kept. */
-  private ship(req: MapRequest, buckets: Map<number, Pair[]>, reply: Callback): void {
+   * shuffleInFlightMax at once. Once every batch is kept or its partition has failed, answers the
+   * batch count of each delivered partition and the partitions whose owner it could not reach: one
+   * dead owner costs only its own partitions, not the whole attempt. */
+  private ship(req: MapRequest, buckets: Map<number, Columns>, reply: Callback): void {
     const sends: { p: number; request: ShuffleRequest }[] = [];
     const batches: [number, number][] = [];
     for (const [p, bucket] of buckets) {
-      const count = Math.ceil(bucket.length / req.batchPairsMax);
+      const count = Math.ceil(bucket.keys.length / req.batchPairsMax);
       batches.push([p, count]);
       for (let seq = 0; seq < count; seq++) {
-        const slice = bucket.slice(seq * req.batchPairsMax, (seq + 1) * req.batchPairsMax);
-        sends.push({ p, request: { job: req.job, round: req.round, partition: p, name: batchName(req.task, req.attempt, seq), pairs: slice, memory: req.memory } });
+        const [from, to] = [seq * req.batchPairsMax, (seq + 1) * req.batchPairsMax];
+        const request: ShuffleRequest = {
+          job: req.job, round: req.round, partition: p, name: batchName(req.task, req.attempt, seq), keys: bucket.keys.slice(from, to), values: bucket.values.slice(from, to), memory: req.memory,
+        };
+        sends.push({ p, request });
       }
     }
+    const failed = new Map<number, NodeId>();
     let next = 0;
-    let acked = 0;
-    let failed = false;
+    let settled = 0;
+    let answered = false;
     const pump = (): void => {
-      if (failed) return;
-      if (acked === sends.length) return reply(null, { batches });
-      while (next < sends.length && next - acked < shuffleInFlightMax) {
+      if (answered) return;
+      if (settled === sends.length) {
+        answered = true;
+        const answer: MapAnswer = { batches: batches.filter(([p]) => !failed.has(p)), failed: [...failed] };
+        return reply(null, answer);
+      }
+      while (next < sends.length && next - settled < shuffleInFlightMax) {
         const { p, request } = sends[next++] as (typeof sends)[number];
-        this.sendBatch(req.owners[p] as NodeId, request, req.shuffleCallMs, 1, (err) => {
-          if (err !== null && !failed) {
-            failed = true;
-            return reply(new DistError('E_MR_SHUFFLE_FAILED', `partition ${p} could not reach ${req.owners[p]}: ${err.message}`, { partition: p, node: req.owners[p] }));
-          }
-          acked++;
+        const owner = req.owners[p] as NodeId;
+        // A partition that failed already: its remaining batches are not sent.
+        if (failed.has(p)) {
+          settled++;
+          continue;
+        }
+        this.sendBatch(owner, request, req.shuffleCallMs, 1, (err) => {
+          if (err !== null) failed.set(p, owner);
+          settled++;
           pump();
         });
       }
+      if (settled === sends.length) pump();
     };
     pump();
   }
@@ -224,9 +276,11 @@ export class MrWorker {
   // ------------------------------------------------------------------ shuffle and reduce (§3.1 steps 5-6)
 
   private keep(req: ShuffleRequest, reply: Callback): void {
-    assert(typeof req.job === 'string' && typeof req.name === 'string' && Array.isArray(req.pairs), 'a batch has job, name and pairs');
+    assert(typeof req.job === 'string' && typeof req.name === 'string' && Array.isArray(req.keys) && Array.isArray(req.values), 'a batch has job, name, keys and values');
+    assert(req.keys.length === req.values.length, 'a batch has one value per key');
     this.stats.batchesKept++;
-    this.access.write(engineFor(req.memory), shuffleGid(req.job, req.round, req.partition), [[req.name, req.pairs]], (err) => reply(err, null));
+    const batch: Columns = { keys: req.keys, values: req.values };
+    this.access.write(engineFor(req.memory), shuffleGid(req.job, req.round, req.partition), [[req.name, batch]], (err) => reply(err, null));
   }
 
   private reduce(req: ReduceRequest, reply: Callback): void {
@@ -234,15 +288,15 @@ export class MrWorker {
     this.stats.reduces++;
     const input = this.gather(req);
     if (!(input instanceof Map)) return reply(null, { missing: input } satisfies ReduceAnswer);
-    const pairs = aggregate('reduce', req.reduce, input, this.budget(req.budget));
-    if (pairs instanceof DistError) return this.userFailed(reply, pairs);
+    const results = aggregateColumns('reduce', req.reduce, input, this.budget(req.budget), true);
+    if (results instanceof DistError) return this.userFailed(reply, results);
+    const pairs = (): Pair[] => results.keys.map((k, i) => [k, results.values[i]]);
     if (!req.final) {
       const gid = outputGid(req.job, req.round, req.partition);
-      return this.access.write(engineFor(req.memory), gid, pairs, (err) => reply(err, { kept: pairs.length } satisfies ReduceAnswer));
+      return this.access.write(engineFor(req.memory), gid, pairs(), (err) => reply(err, { kept: results.keys.length } satisfies ReduceAnswer));
     }
-    const results = pairs.map(([k, v]) => ({ [k]: v }));
     if (req.out === null) return reply(null, { results } satisfies ReduceAnswer);
-    this.access.putOut(req.out, pairs, (err) => reply(err, { results } satisfies ReduceAnswer));
+    this.access.putOut(req.out, pairs(), (err) => reply(err, { results } satisfies ReduceAnswer));
   }
 
   /** The reduce input in manifest order (task id, then batch number, then position): a stable order
@@ -259,7 +313,7 @@ export class MrWorker {
           missing.push(task);
           break;
         }
-        groupPairs(found.value as Pair[], groups);
+        groupColumns(found.value as Columns, groups);
       }
     }
     return missing.length > 0 ? missing : groups;
@@ -269,7 +323,7 @@ export class MrWorker {
     assert(typeof job === 'string' && Array.isArray(gids), 'drop needs a job and gids');
     for (const [key, buckets] of [...this.mapOutputs]) {
       if (!key.startsWith(`${job}/`)) continue;
-      for (const bucket of buckets.values()) this.mapOutputPairs -= bucket.length;
+      for (const bucket of buckets.values()) this.mapOutputPairs -= bucket.keys.length;
       this.mapOutputs.delete(key);
     }
     let left = gids.length * 2;

@@ -6,7 +6,7 @@ import { DistError } from '../../../src/lib/errors.js';
 import { partitionOf, RoundTable, type Action, type MapAction, type ReduceAction, type RoundConfig } from '../../../src/protocols/mapreduce/core.js';
 
 const config = (over: Partial<RoundConfig> = {}): RoundConfig => ({
-  partitions: 2, members: ['a', 'b', 'c'], attemptsMax: 3, taskTimeoutMs: 1_000, backupAfterMs: 0, suspectMs: 500, ...over,
+  partitions: 2, members: ['a', 'b', 'c'], attemptsMax: 3, taskTimeoutMs: 1_000, backupAfterMs: 0, suspectMs: 500, mapSlotsPerNode: 2, ...over,
 });
 const source = (nodes: string[], keys = ['k1', 'k2']) => ({ gid: 'g', keys, nodes, engine: 'store' as const });
 const maps = (actions: Action[]) => actions.filter((a): a is MapAction => a.kind === 'map');
@@ -97,8 +97,52 @@ describe('mapreduce core: RoundTable', () => {
     t.nodeDown('a', 10);
     const again = maps(t.poll(11));
     expect(again.map((m) => m.node)).to.deep.equal(['b']);
-    expect(again[0]?.owners[0]).to.equal('b');
+    // p0 moves to the member owning the fewest partitions (c owns none; b owns p1).
+    expect(again[0]?.owners[0]).to.equal('c');
     expect(m1?.owners[0]).to.equal('a');
+  });
+
+  it('slots: a node runs at most mapSlotsPerNode map attempts; waiting tasks go to whichever holder frees a slot', () => {
+    const t = new RoundTable(config({ mapSlotsPerNode: 1 }));
+    for (let i = 0; i < 4; i++) t.addMapTask(source(['a', 'b']));
+    const first = maps(t.poll(0));
+    expect(first.map((m) => [m.task, m.node])).to.deep.equal([['m000000', 'a'], ['m000001', 'b']]);
+    expect(maps(t.poll(1))).to.have.length(0);
+    const onB = first[1] as MapAction;
+    t.mapSucceeded(onB.task, onB.attempt, allBatches(2));
+    expect(maps(t.poll(2)).map((m) => [m.task, m.node])).to.deep.equal([['m000002', 'b']]);
+  });
+
+  it('slots: tasks are offered round robin over holder sets, so no holder set is left to one node at the end', () => {
+    const t = new RoundTable(config({ mapSlotsPerNode: 1 }));
+    for (let i = 0; i < 2; i++) t.addMapTask(source(['a', 'b']));
+    for (let i = 0; i < 2; i++) t.addMapTask(source(['b', 'c']));
+    // m000002 is offered before m000001: a takes m000000, b takes m000002, and c gets m000003.
+    expect(maps(t.poll(0)).map((m) => [m.task, m.node])).to.deep.equal([['m000000', 'a'], ['m000002', 'b'], ['m000003', 'c']]);
+  });
+
+  it('a partial map answer records the delivered partitions; only the failed one moves and is re-shipped, where the output is kept', () => {
+    const t = new RoundTable(config({ partitions: 3 }));
+    t.addMapTask(source(['a', 'b']));
+    const [m1] = maps(t.poll(0));
+    expect(m1?.owners).to.deep.equal(['a', 'b', 'c']);
+    t.mapSucceeded(m1!.task, m1!.attempt, [1, 1]); // p2 undelivered
+    t.shuffleFailed(2, 'c', 1);
+    const second = t.poll(2);
+    const [m2] = maps(second);
+    // p2 moves to a (a and b own one partition each; a comes first after c).
+    expect([m2?.node, m2?.partitions, m2?.owners[2]]).to.deep.equal(['a', [2], 'a']);
+    t.mapSucceeded(m2!.task, m2!.attempt, [undefined as unknown as number, undefined as unknown as number, 4]);
+    const rs = [...reduces(second), ...reduces(t.poll(3))]; // p0 and p1 were complete already
+    expect(rs.map((r) => [r.partition, r.node, r.manifest])).to.deep.equal([[0, 'a', [['m000000', 1, 1]]], [1, 'b', [['m000000', 1, 1]]], [2, 'a', [['m000000', 2, 4]]]]);
+  });
+
+  it("nodeDown spreads the dead node's partitions over the survivors", () => {
+    const t = new RoundTable(config({ partitions: 6 }));
+    t.addMapTask(source(['a']));
+    t.poll(0);
+    t.nodeDown('c', 1);
+    expect(t.owners()).to.deep.equal(['a', 'b', 'a', 'a', 'b', 'b']);
   });
 
   it('fails at once on a user-function error, keeping its key', () => {
