@@ -55,7 +55,10 @@ export function callUser(kind: UserFnKind, fn: Function, key: string, arg: unkno
 /** Calls `visit` on each pair of one `{k: v}` object; false when `out` is not a plain object. */
 function visitObject(out: unknown, visit: (k: string, v: unknown) => void): boolean {
   if (typeof out !== 'object' || out === null || Array.isArray(out)) return false;
-  for (const k in out) if (Object.hasOwn(out, k)) visit(k, (out as Record<string, unknown>)[k]);
+  // Object.keys: the own enumerable keys in for-in order, faster than for-in plus hasOwn on the
+  // dictionary-mode objects word counts are.
+  const keys = Object.keys(out);
+  for (let i = 0; i < keys.length; i++) visit(keys[i] as string, (out as Record<string, unknown>)[keys[i] as string]);
   return true;
 }
 
