@@ -63,9 +63,18 @@ export const mrOptionsDefault: MrOptions = {
   shuffleCallMs: shuffleCallMsDefault,
 };
 
+/** A failure detector as the membership protocol offers one: `onChange` fires on every change of this
+ * node's view of another member and answers an unsubscribe function. A job counts `dead` and `left`
+ * as down (a `suspect` may be refuted; deadlines cover it meanwhile). */
+export interface FailureDetector {
+  onChange(listener: (nodeId: NodeId, state: string, incarnation: number) => void): () => void;
+}
+
 export interface CoordinatorHost {
   readonly env: Env;
   readonly rpc: Rpc;
+  /** When set, the job reports the detector's verdicts on its members to itself (`nodeDown`). */
+  readonly detector?: FailureDetector | undefined;
 }
 
 /** Checks a spec once, up front; the error names the field. */
@@ -90,9 +99,10 @@ export class Job {
   private table: RoundTable | undefined;
   private ticker: number | undefined;
   private finished = false;
+  private unwatch: (() => void) | undefined;
   private readonly partitions: number;
   private reducers: readonly NodeId[];
-  readonly stats = { rounds: 0, mapAttempts: 0, reduceAttempts: 0, backups: 0, timeouts: 0, reexecutions: 0, reassigned: 0 };
+  readonly stats = { rounds: 0, mapAttempts: 0, reduceAttempts: 0, backups: 0, timeouts: 0, reexecutions: 0, reassigned: 0, nodesDown: 0 };
 
   constructor(
     private readonly host: CoordinatorHost,
@@ -110,6 +120,9 @@ export class Job {
 
   start(): void {
     this.host.env.trace.event('mr.job-start', { job: this.id, gid: this.gid, keys: this.spec.keys.length, members: this.members.length });
+    this.unwatch = this.host.detector?.onChange((node, state) => {
+      if ((state === 'dead' || state === 'left') && this.members.includes(node)) this.nodeDown(node);
+    });
     this.locate((located) => {
       const unplaced = this.spec.keys.filter((k) => !located.holders.has(k));
       if (unplaced.length > 0) return this.finish(missingError(this.gid, unplaced, located.silent));
@@ -124,6 +137,8 @@ export class Job {
    * its attempts fail now and its partitions move, instead of waiting for deadlines (§3.3). */
   nodeDown(node: NodeId): void {
     if (this.finished) return;
+    this.host.env.trace.event('mr.node-down', { job: this.id, node });
+    this.stats.nodesDown++;
     this.host.rpc.peerDown(node);
     for (const member of this.members) if (member !== node) this.host.rpc.call(member, 'down', [node], this.options.locateCallMs, () => undefined);
     this.table?.nodeDown(node, this.host.env.clock.now());
@@ -284,6 +299,8 @@ export class Job {
   private finish(err: DistError | null, results?: unknown[]): void {
     if (this.finished) return;
     this.finished = true;
+    this.unwatch?.();
+    this.unwatch = undefined;
     if (this.ticker !== undefined) this.host.env.timers.cancel(this.ticker);
     this.table = undefined;
     this.host.env.trace.event(err === null ? 'mr.job-done' : 'mr.job-failed', { job: this.id, ...(err === null ? { results: results?.length ?? 0 } : { code: err.code }), ...this.stats });

@@ -43,9 +43,9 @@
  * Local service `mr` on every node (worker.ts): keys, map, shuffle, reduce, put, drop.
  */
 export { engineAccess, type DoneCallback, type EngineName, type KvAccess, type Rpc } from './access.js';
-export { checkSpec, Job, mrOptionsDefault, roundsMax, type CoordinatorHost, type MrOptions, type MrSpec } from './coordinator.js';
+export { checkSpec, Job, mrOptionsDefault, roundsMax, type CoordinatorHost, type FailureDetector, type MrOptions, type MrSpec } from './coordinator.js';
 export { partitionOf, RoundTable, userErrorCodes, type Action, type MapAction, type ReduceAction, type RoundConfig, type RoundOutcome, type Source } from './core.js';
 export { createMrNode, mrProgramName, type MrNodeHandle, type MrProgramArgs } from './program.js';
-export { execJob, installLayerWorker, installWorker, mapReduce, mrGroupService, nodeRpc, routedPutOut, type MrParts } from './service.js';
+export { execJob, installLayerWorker, installWorker, mapReduce, mrGroupService, nodeRpc, routedPutOut, useFailureDetector, type MrParts } from './service.js';
 export { aggregate, aggregateColumns, callUser, groupColumns, groupOne, groupPairs, mapPairs, visitMapOutput, type CallBudget, type Columns, type Pair } from './user.js';
 export { MrWorker, mrService, outputGid, shuffleGid, type MapAnswer, type MapRequest, type ReduceAnswer, type ReduceRequest, type ShuffleRequest } from './worker.js';

@@ -10,7 +10,7 @@ import type { GroupsLayer } from '../groups/layer.js';
 import { MemEngine, StoreEngine, type KvEngine } from '../kv/engine.js';
 import { defineMethod, getID, naiveHash, nidOf, nodeIdOf, type Callback, type DistNode, type Service } from '../node/index.js';
 import { engineAccess, type DoneCallback, type EngineName, type KvAccess, type Rpc } from './access.js';
-import { checkSpec, Job, mrOptionsDefault, type MrOptions, type MrSpec } from './coordinator.js';
+import { checkSpec, Job, mrOptionsDefault, type FailureDetector, type MrOptions, type MrSpec } from './coordinator.js';
 import type { Pair } from './user.js';
 import { MrWorker, mrService } from './worker.js';
 
@@ -31,6 +31,17 @@ export function installWorker(node: DistNode, access: KvAccess): MrWorker {
   return worker;
 }
 
+/** Failure detectors by node, set by a program that runs one (the `mr` program with `membership`
+ * args): every job started from that node, by `execJob` or the group service, reports the detector's
+ * verdicts. Keyed by the node object, looked up and never iterated, so it adds no nondeterminism;
+ * a crashed node's entry goes with its object. */
+const detectors = new WeakMap<DistNode, FailureDetector>();
+
+/** Jobs started from `node` from now on learn of members the detector declares dead or left. */
+export function useFailureDetector(node: DistNode, detector: FailureDetector): void {
+  detectors.set(node, detector);
+}
+
 /** Runs one job from `node` over `members` (callback form). A bad spec answers E_MR_BAD_SPEC. */
 export function execJob(node: DistNode, gid: string, members: readonly NodeId[], spec: unknown, callback: Callback, options: Partial<MrOptions> = {}): Job | undefined {
   const bad = checkSpec(spec) ?? (members.length === 0 ? new DistError('E_GROUP_EMPTY', `group ${gid} has no members`, { gid }) : undefined);
@@ -38,7 +49,7 @@ export function execJob(node: DistNode, gid: string, members: readonly NodeId[],
   const tuned = { ...mrOptionsDefault, ...options, ...((spec as { options?: Partial<MrOptions> }).options ?? {}) };
   // Two draws from the node's stream: unique enough across a cluster's jobs, and the same every run.
   const id = `${node.sid}${node.env.random.int(0, 2 ** 30).toString(36)}${node.env.random.int(0, 2 ** 30).toString(36)}`;
-  const job = new Job({ env: node.env, rpc: nodeRpc(node) }, id, gid, [...members].sort(), spec as MrSpec, tuned, callback);
+  const job = new Job({ env: node.env, rpc: nodeRpc(node), detector: detectors.get(node) }, id, gid, [...members].sort(), spec as MrSpec, tuned, callback);
   job.start();
   return job;
 }

@@ -133,7 +133,7 @@ class MapReduceRun implements WorkloadRun {
   private healed = false;
   /** Jobs that succeeded since healing, by job index. */
   private readonly liveOk = new Set<number>();
-  private readonly counts = { jobsOk: 0, jobsFailed: 0, resubmitted: 0, workersCrashed: 0, backups: 0, reexecutions: 0, reassigned: 0, timeouts: 0 };
+  private readonly counts = { jobsOk: 0, jobsFailed: 0, resubmitted: 0, workersCrashed: 0, backups: 0, reexecutions: 0, reassigned: 0, timeouts: 0, nodesDown: 0 };
 
   constructor(private readonly ctx: WorkloadContext) {}
 
@@ -189,7 +189,7 @@ class MapReduceRun implements WorkloadRun {
     if (sub.done) return void (this.violation ??= { invariant: 'mapreduce.answered-once', message: `job ${jobs[sub.job]?.name} answered twice` });
     sub.done = true;
     const s = sub.coordinator?.stats;
-    if (s !== undefined) for (const k of ['backups', 'reexecutions', 'reassigned', 'timeouts'] as const) this.counts[k] += s[k];
+    if (s !== undefined) for (const k of ['backups', 'reexecutions', 'reassigned', 'timeouts', 'nodesDown'] as const) this.counts[k] += s[k];
     if (err !== null) {
       this.counts.jobsFailed++;
       const code = (err as { code?: unknown }).code;
@@ -252,7 +252,11 @@ function nodeArgs(nodeIds: readonly NodeId[], id: NodeId): unknown {
   Object.keys(input.pages).sort().forEach((k, i) => {
     if (i % n === at) seed.push(['web', k, input.pages[k]]);
   });
-  return { groups: ['docs', 'web', 'index'].map((config) => ({ config, group })), seed, callTimeoutMs: 300, antiEntropyMs: 0 };
+  // SWIM membership as the jobs' failure detector, fast enough to declare a worker crashed for a
+  // second or two dead while a job still runs (jobs then see nodeDown, and false deaths under heavy
+  // faults, on top of their deadlines).
+  const membership = { seeds: nodeIds.slice(0, 3), probeIntervalMs: 200, ackTimeoutMs: 80, suspicionTimeoutMs: 400, gossipIntervalMs: 100, syncIntervalMs: 2_000 };
+  return { groups: ['docs', 'web', 'index'].map((config) => ({ config, group })), seed, callTimeoutMs: 300, antiEntropyMs: 0, membership };
 }
 
 /** The mutant: `map` answers one batch fewer for partition 0, so that batch is silently skipped. */

@@ -2,7 +2,7 @@
  * memory, rounds), user-function failures with their keys, lost and missing data, the Promise API. */
 import { expect } from 'chai';
 import { hasCode } from '../../../src/lib/errors.js';
-import { callUser, execJob, mapReduce, outputGid, shuffleGid, type Job } from '../../../src/protocols/mapreduce/index.js';
+import { callUser, execJob, mapReduce, outputGid, shuffleGid, useFailureDetector, type Job } from '../../../src/protocols/mapreduce/index.js';
 import { settle, simCluster } from '../helpers.js';
 import { sidOf } from '../../../src/protocols/node/index.js';
 import { sequentialReference } from '../../../src/sim/workloads/mapreduce.js';
@@ -145,6 +145,30 @@ describe('mapreduce jobs (simulator)', () => {
     const [err, results] = runJob(sim, { ...wordCount, memory: true }, 'n1', { taskTimeoutMs: 500, backupAfterMs: 200 });
     expect(err).to.equal(null);
     expect(asObject(results)).to.deep.equal(expected);
+  });
+
+  it("a failure detector's dead verdict moves a crashed worker's work at once (nodeDown), not after deadlines; unsubscribed at the end", () => {
+    const sim = cluster({ replicas: 2 });
+    let listener: ((id: string, state: string, incarnation: number) => void) | undefined;
+    useFailureDetector(handle(sim, 'n1').node, {
+      onChange: (l) => {
+        listener = l;
+        return () => void (listener = undefined);
+      },
+    });
+    sim.at(sim.now + 3, () => {
+      sim.crash('n3');
+      listener?.('n3', 'suspect', 1); // not a verdict
+      listener?.('n3', 'dead', 1);
+    });
+    let job: Job | undefined;
+    const [err, results] = settle<Record<string, unknown>[]>(sim, (cb) => {
+      job = execJob(handle(sim, 'n1').node, gid, ['n1', 'n2', 'n3'], { ...wordCount, memory: true }, cb, { taskTimeoutMs: 60_000, backupAfterMs: 0 });
+    }, 120_000);
+    expect(err).to.equal(null);
+    expect(asObject(results)).to.deep.equal(expected);
+    expect([job?.stats.nodesDown, job?.stats.timeouts]).to.deep.equal([1, 0]);
+    expect(listener).to.equal(undefined);
   });
 
   it('the Promise API resolves with the results', async () => {
