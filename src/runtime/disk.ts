@@ -55,22 +55,19 @@ export interface LmdbDiskOptions {
   readonly durableAt?: DurableAt;
 }
 
-/** One pending version of a key; `below` is the version it shadows (a stack, newest on top). */
+/** One op of a pending batch, and the version of its key that reads see until the batch is committed;
+ * `below` is the version it shadows (a stack per key, newest on top). */
 interface Pending {
+  readonly key: string;
   readonly version: number;
   readonly value: Buffer | undefined;
   below: Pending | undefined;
 }
 
-interface PendingOp {
-  readonly key: string;
-  readonly value: Buffer | undefined;
-}
-
 /** A validated batch waiting for the end of the current run of synchronous code. */
 interface QueuedWrite {
   readonly version: number;
-  readonly ops: readonly PendingOp[];
+  readonly ops: readonly Pending[];
   readonly onDurable: (result: DiskWriteResult) => void;
 }
 
@@ -189,12 +186,12 @@ export class LmdbDisk implements Disk {
     const version = this.versionNext++;
     // Copy values now: the caller may reuse its buffers as soon as write returns. The copy is what the
     // overlay shows and what lmdb reads at commit; nobody writes to it.
-    const ops = new Array<PendingOp>(batch.length);
+    const ops = new Array<Pending>(batch.length);
     for (let i = 0; i < batch.length; i++) {
-      const op = batch[i]!;
-      const value = op.value === undefined ? undefined : copyBytes(op.value);
-      ops[i] = { key: op.key, value };
-      this.overlay.set(op.key, { version, value, below: this.overlay.get(op.key) });
+      const { key, value } = batch[i]!;
+      const pending: Pending = { key, version, value: value === undefined ? undefined : copyBytes(value), below: this.overlay.get(key) };
+      ops[i] = pending;
+      this.overlay.set(key, pending);
     }
     this.queued.push({ version, ops, onDurable });
     if (this.queued.length === 1) queueMicrotask(this.commitQueued);
@@ -221,7 +218,7 @@ export class LmdbDisk implements Disk {
     }
     const durable = this.durableAt === 'flush' ? committed.then(() => this.db.flushed) : committed; // flushed is immediate under noSync
     durable.then(
-      () => this.settle(writes, () => ({ ok: true })),
+      () => this.settle(writes, () => durableOk),
       (cause: unknown) => this.settle(writes, () => ({
         ok: false,
         error: new DistError('E_DISK_WRITE', `lmdb commit failed: ${(cause as Error)?.message ?? String(cause)}`, undefined, { cause }),
@@ -329,6 +326,9 @@ function validateBatch(batch: readonly DiskOp[]): DistError | undefined {
 function byteLengthOfKey(key: string): number {
   return 1 + key.length * 2;
 }
+
+/** Every successful write's result: one shared, frozen object rather than one per write. */
+const durableOk: DiskWriteResult = Object.freeze({ ok: true });
 
 /** The first byte of every key: LMDB refuses an empty key and the Env allows one. */
 const keyTag = 0x6b; // 'k'

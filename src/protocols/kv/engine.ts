@@ -68,8 +68,11 @@ export function checkKey(key: unknown): DistError | undefined {
   return undefined;
 }
 
+/** Built once: an assertion's message is evaluated on every call. */
+const writeOpsMessage = `a write has 1..${writeOpsMax} ops`;
+
 function checkOps(ops: readonly KvOp[]): DistError | undefined {
-  assert(ops.length > 0 && ops.length <= writeOpsMax, `a write has 1..${writeOpsMax} ops`);
+  assert(ops.length > 0 && ops.length <= writeOpsMax, writeOpsMessage);
   for (const op of ops) {
     const bad = checkGid(op.gid) ?? checkKey(op.key);
     if (bad !== undefined) return bad;

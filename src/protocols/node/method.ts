@@ -28,9 +28,10 @@ export function defineMethod(arity: number, impl: MethodImpl, options: { idempot
   const method = function (this: unknown, ...given: unknown[]): void {
     const last = given[given.length - 1];
     const callback = given.length > arity && typeof last === 'function' ? (last as Callback) : noop;
-    const args = given.slice(0, arity);
-    while (args.length < arity) args.push(undefined);
-    impl(args, callback);
+    // `given` is this call's own array: trimmed or padded in place rather than copied (every call pays).
+    if (given.length > arity) given.length = arity;
+    while (given.length < arity) given.push(undefined);
+    impl(given, callback);
   };
   Object.defineProperty(method, arityKey, { value: arity });
   if (options.idempotent === true) Object.defineProperty(method, idempotentKey, { value: true });
