@@ -376,13 +376,8 @@ class Decoder {
     const end = start + length;
     this.position = end;
     if (length < handDecodedBytesMax) {
-      let text = '';
-      for (let i = start; i < end; i++) {
-        const unit = input[i] as number;
-        if (unit >= 0x80) return textDecoder.decode(input.subarray(start, end));
-        text += String.fromCharCode(unit);
-      }
-      return text;
+      for (let i = start; i < end; i++) if ((input[i] as number) >= 0x80) return textDecoder.decode(input.subarray(start, end));
+      return asciiShort(input, start, length);
     }
     return textDecoder.decode(input.subarray(start, end));
   }
@@ -553,6 +548,37 @@ class Decoder {
     const length = this.count(1);
     this.position += length;
     return this.input.subarray(this.position - length, this.position);
+  }
+}
+
+const fromCodes = String.fromCharCode as (...codes: (number | undefined)[]) => string;
+
+/**
+ * ASCII bytes to a string with one `String.fromCharCode` call of explicit arguments (as msgpackr does),
+ * rather than adding one character at a time, which builds a rope of one-character strings: decoding a
+ * five-property record went from ~400 to ~310 ns.
+ */
+function asciiShort(b: Uint8Array, at: number, length: number): string {
+  switch (length) {
+    case 0: return '';
+    case 1: return String.fromCharCode(b[at] as number);
+    case 2: return fromCodes(b[at], b[at + 1]);
+    case 3: return fromCodes(b[at], b[at + 1], b[at + 2]);
+    case 4: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3]);
+    case 5: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4]);
+    case 6: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5]);
+    case 7: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6]);
+    case 8: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7]);
+    case 9: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7], b[at + 8]);
+    case 10: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7], b[at + 8], b[at + 9]);
+    case 11: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7], b[at + 8], b[at + 9], b[at + 10]);
+    case 12: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7], b[at + 8], b[at + 9], b[at + 10], b[at + 11]);
+    case 13: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7], b[at + 8], b[at + 9], b[at + 10], b[at + 11], b[at + 12]);
+    case 14: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7], b[at + 8], b[at + 9], b[at + 10], b[at + 11], b[at + 12], b[at + 13]);
+    case 15: return fromCodes(b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7], b[at + 8], b[at + 9], b[at + 10], b[at + 11], b[at + 12], b[at + 13], b[at + 14]);
+    default:
+      assert(false, 'asciiShort: at most handDecodedBytesMax - 1 bytes');
+      return '';
   }
 }
 

@@ -41,6 +41,18 @@ for (const { name, trip } of forms) {
       }
     });
 
+    it('round-trips ASCII strings and keys of every short length, and one non-ASCII byte at any place', () => {
+      for (let length = 0; length <= 40; length++) {
+        const text = Array.from({ length }, (_, i) => String.fromCharCode(32 + ((i * 7) % 95))).join('');
+        expect(trip(text)).to.equal(text);
+        expect(trip({ [text]: text })).to.deep.equal({ [text]: text });
+        for (let at = 0; at < length; at++) {
+          const mixed = `${text.slice(0, at)}é${text.slice(at + 1)}`;
+          expect(trip(mixed)).to.equal(mixed);
+        }
+      }
+    });
+
     it('round-trips booleans, null and undefined, also inside arrays and objects', () => {
       expectSame(trip([true, false, null, undefined]), [true, false, null, undefined]);
       const o = { a: undefined, b: null, c: true };
