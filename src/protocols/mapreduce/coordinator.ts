@@ -31,8 +31,9 @@ export interface MrOptions {
   /** Keys in one map task: smaller tasks re-execute faster and balance better (§3.5). */
   readonly mapTaskKeysMax: number;
   /** Map attempts one worker runs at once (§3.2): the rest wait at the coordinator and go to the first
-   * holder with a free slot, so work moves to whoever is idle. Two keep a worker computing one task
-   * while the previous one's batches are acknowledged. */
+   * holder with a free slot, so work moves to whoever is idle. A worker answers a task once its
+   * batches are acknowledged, and a receiver acknowledges only between its own tasks: four keep one
+   * task computing while up to three wait for acknowledgements (two left workers idle in measurements). */
   readonly mapSlotsPerNode: number;
   readonly attemptsMax: number;
   readonly taskTimeoutMs: Millis;
@@ -50,7 +51,7 @@ export const roundsMax = 1_000;
 export const mrOptionsDefault: MrOptions = {
   partitionsPerMember: 2,
   mapTaskKeysMax: 256,
-  mapSlotsPerNode: 2,
+  mapSlotsPerNode: 4,
   attemptsMax: 8,
   taskTimeoutMs: 20_000,
   backupAfterMs: 5_000,
@@ -140,7 +141,8 @@ export class Job {
     this.host.env.trace.event('mr.node-down', { job: this.id, node });
     this.stats.nodesDown++;
     this.host.rpc.peerDown(node);
-    for (const member of this.members) if (member !== node) this.host.rpc.call(member, 'down', [node], this.options.locateCallMs, () => undefined);
+    const scope = { job: this.id, round: this.round, attemptMax: this.table?.attemptsStarted ?? 0 };
+    for (const member of this.members) if (member !== node) this.host.rpc.call(member, 'down', [node, scope], this.options.locateCallMs, () => undefined);
     this.table?.nodeDown(node, this.host.env.clock.now());
     this.drive();
   }

@@ -185,6 +185,11 @@ export class RoundTable {
     return id;
   }
 
+  /** The highest attempt number started so far in this round. */
+  get attemptsStarted(): number {
+    return this.attemptSeq;
+  }
+
   get mapTaskCount(): number {
     return this.maps.size;
   }

@@ -26,7 +26,7 @@ export function nodeRpc(node: DistNode): Rpc {
 
 /** Registers the worker as this node's local `mr` service. */
 export function installWorker(node: DistNode, access: KvAccess): MrWorker {
-  const worker = new MrWorker(node.env, access, nodeRpc(node));
+  const worker = new MrWorker(node.env, access, nodeRpc(node), (delayMs, onFire) => void node.setTimer(delayMs, onFire));
   node.services.set(mrService, worker.service());
   return worker;
 }

@@ -5,7 +5,8 @@
  *   shuffle(req)      keep one batch of map output (mem or store), reply once it is durable
  *   reduce(req)       read the manifest's batches in order, reduce per key, keep / return the outputs
  *   put(gid, pairs)   write final outputs into this node's store for gid (`out`)
- *   down(node)        a failure detector's verdict, relayed by the coordinator: calls to node fail now
+ *   down(node, scope) a failure detector's verdict, relayed by the coordinator: calls to node fail now,
+ *                     and the job's attempts started before the verdict ship nothing more there
  *   drop(job, gids)   delete a finished job's intermediates and the map outputs kept for it
  * Requests are validated; a user function's failure answers a coded error naming its key (user.ts);
  * nothing a request carries can throw out of a handler.
@@ -28,6 +29,19 @@ export const shuffleCallMsDefault = 2_000;
  * not map again (the paper keeps map output on the mapper's local disk, §3.1); bounded by tasks and pairs. */
 export const mapOutputsKeptMax = 4_096;
 export const mapOutputPairsKeptMax = 4_000_000;
+/** Map requests a worker holds at once (the coordinator's slots keep it far lower; this is a backstop
+ * against a misbehaving coordinator). */
+export const mapQueueMax = 1_024;
+/** Down verdicts remembered (per job, round and node); the oldest is forgotten first. */
+export const downMarksMax = 4_096;
+
+/** Which attempts a down verdict covers: those of `job`'s `round` numbered up to `attemptMax` (the ones
+ * the coordinator started before it heard; later attempts never name the node as an owner). */
+export interface DownScope {
+  readonly job: string;
+  readonly round: number;
+  readonly attemptMax: number;
+}
 
 export interface UserBudget {
   readonly callMsMax: number;
@@ -95,17 +109,26 @@ export class MrWorker {
   readonly stats = { maps: 0, mapsFromKept: 0, reduces: 0, batchesSent: 0, batchesKept: 0, userErrors: 0 };
   private readonly mapOutputs = new Map<string, Map<number, Columns>>();
   private mapOutputPairs = 0;
+  /** Map requests not yet run: one runs per event, so the shuffle batches and acknowledgements that
+   * arrive meanwhile are handled between two tasks rather than after all of them. */
+  private readonly mapQueue: { req: MapRequest; reply: Callback }[] = [];
+  private mapScheduled = false;
+  /** `job/round/node` -> highest attempt number a down verdict covers. */
+  private readonly downMarks = new Map<string, number>();
 
+  /** `setTimer` runs queued map requests; the node's own (node.setTimer) makes the node current while
+   * the user's map runs, as in a message handler, and stops with the node. */
   constructor(
     private readonly env: Env,
     private readonly access: KvAccess,
     private readonly rpc: Rpc,
+    private readonly setTimer: (delayMs: number, onFire: () => void) => void = (delayMs, onFire) => void env.timers.set(delayMs, onFire),
   ) {}
 
   service(): Service {
     return {
       keys: defineMethod(1, ([gid], reply) => (typeof gid === 'string' ? reply(null, this.access.keys('store', gid)) : reply(badRequest('keys', 'gid'))), { idempotent: true }),
-      map: defineMethod(1, ([req], reply) => this.guarded(reply, () => this.map(req as MapRequest, reply))),
+      map: defineMethod(1, ([req], reply) => this.guarded(reply, () => this.enqueueMap(req as MapRequest, reply))),
       shuffle: defineMethod(1, ([req], reply) => this.guarded(reply, () => this.keep(req as ShuffleRequest, reply))),
       reduce: defineMethod(1, ([req], reply) => this.guarded(reply, () => this.reduce(req as ReduceRequest, reply))),
       put: defineMethod(2, ([gid, pairs], reply) => {
@@ -113,8 +136,8 @@ export class MrWorker {
         this.access.write('store', gid, pairs as Pair[], (err) => reply(err, pairs.length));
       }),
       /** The coordinator relays a failure detector's verdict, so shipments to a dead owner fail now. */
-      down: defineMethod(1, ([node], reply) => {
-        if (typeof node === 'string' && node !== this.env.nodeId) this.rpc.peerDown(node);
+      down: defineMethod(2, ([node, scope], reply) => {
+        if (typeof node === 'string' && node !== this.env.nodeId) this.markDown(node, scope as DownScope | undefined);
         reply(null, null);
       }),
       drop: defineMethod(2, ([job, gids], reply) => this.guarded(reply, () => this.drop(job as string, gids as string[], reply))),
@@ -130,7 +153,41 @@ export class MrWorker {
     }
   }
 
+  /** Calls waiting on `node` fail now; with a scope, so do later shipments of the covered attempts
+   * (a queued task would otherwise wait out every send's timeout on a dead owner). */
+  private markDown(node: NodeId, scope: DownScope | undefined): void {
+    this.rpc.peerDown(node);
+    if (typeof scope?.job !== 'string' || !Number.isInteger(scope.round) || !Number.isInteger(scope.attemptMax)) return;
+    const key = `${scope.job}/${scope.round}/${node}`;
+    this.downMarks.delete(key);
+    this.downMarks.set(key, Math.max(scope.attemptMax, this.downMarks.get(key) ?? 0));
+    if (this.downMarks.size > downMarksMax) this.downMarks.delete(this.downMarks.keys().next().value as string);
+  }
+
+  private isMarkedDown(req: MapRequest, node: NodeId): boolean {
+    return req.attempt <= (this.downMarks.get(`${req.job}/${req.round}/${node}`) ?? 0);
+  }
+
   // ------------------------------------------------------------------ map (§3.1 steps 3-4)
+
+  private enqueueMap(req: MapRequest, reply: Callback): void {
+    checkMapRequest(req);
+    if (this.mapQueue.length >= mapQueueMax) return reply(new DistError('E_MR_BUSY', `${this.env.nodeId} holds ${mapQueueMax} map requests`, { node: this.env.nodeId }));
+    this.mapQueue.push({ req, reply });
+    this.scheduleMap();
+  }
+
+  /** Runs the oldest queued map request in an event of its own, then schedules the next. */
+  private scheduleMap(): void {
+    if (this.mapScheduled || this.mapQueue.length === 0) return;
+    this.mapScheduled = true;
+    this.setTimer(0, () => {
+      this.mapScheduled = false;
+      const next = this.mapQueue.shift();
+      if (next !== undefined) this.guarded(next.reply, () => this.map(next.req, next.reply));
+      this.scheduleMap();
+    });
+  }
 
   /** Runs map for the requested partitions this node does not keep yet (a re-execution after a
    * reducer died needs only the dead node's partitions: the others are not partitioned, combined or
@@ -246,8 +303,9 @@ export class MrWorker {
       while (next < sends.length && next - settled < shuffleInFlightMax) {
         const { p, request } = sends[next++] as (typeof sends)[number];
         const owner = req.owners[p] as NodeId;
-        // A partition that failed already: its remaining batches are not sent.
-        if (failed.has(p)) {
+        // A partition that failed already, or whose owner was declared down: no (more) batches.
+        if (failed.has(p) || this.isMarkedDown(req, owner)) {
+          failed.set(p, owner);
           settled++;
           continue;
         }
@@ -321,6 +379,7 @@ export class MrWorker {
 
   private drop(job: string, gids: string[], reply: Callback): void {
     assert(typeof job === 'string' && Array.isArray(gids), 'drop needs a job and gids');
+    for (const key of [...this.downMarks.keys()]) if (key.startsWith(`${job}/`)) this.downMarks.delete(key);
     for (const [key, buckets] of [...this.mapOutputs]) {
       if (!key.startsWith(`${job}/`)) continue;
       for (const bucket of buckets.values()) this.mapOutputPairs -= bucket.keys.length;
