@@ -21,6 +21,35 @@ export interface Cluster {
   readonly node: DistNode;
   readonly workers: Map<string, LaunchedNode>;
   readonly dataRoot: string;
+  readonly directory: Directory;
+}
+
+const workerArgs = { antiEntropyMs: 0, callTimeoutMs: 60_000 };
+
+/** Launches worker `id` over its data directory (a restart finds its store as it was) and resolves
+ * with its address once it listens. */
+function launchWorker(id: string, dataRoot: string, directory: Directory, workers: Map<string, LaunchedNode>): Promise<Address> {
+  return new Promise((resolve, reject) => {
+    workers.set(id, launchNode({
+      id, program: 'node', args: workerArgs, dataDir: join(dataRoot, id), listen: { host, port: 0 }, directory, waitForDirectory: true, stdio: 'inherit',
+    }, {
+      onListening: (address: Address) => {
+        directory.set(id, address);
+        resolve(address);
+      },
+      onExit: (code, _signal, failure) => failure !== undefined && reject(failure ?? new Error(`worker ${id} exited ${code}`)),
+    }));
+  });
+}
+
+/** Restarts a killed worker on its old store (LMDB keeps what was loaded) and tells everyone its new
+ * address; resolves once it runs its program. */
+export async function restartWorker(c: Cluster, id: string): Promise<void> {
+  const address = await launchWorker(id, c.dataRoot, c.directory, c.workers);
+  c.runtime.directory.set(id, address); // the coordinator's own copy
+  const up = new Promise<void>((resolve) => (c.workers.get(id) as LaunchedNode).child.once('message', () => resolve()));
+  for (const worker of c.workers.values()) if (worker.child.connected) worker.sendDirectory(c.directory);
+  await up;
 }
 
 /** Workers listen on ephemeral ports (fixed ones collide with outgoing connections on a busy machine);
@@ -29,17 +58,7 @@ export async function startCluster(): Promise<Cluster> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'distribution-bench-mr-'));
   const directory: Directory = new Map();
   const workers = new Map<string, LaunchedNode>();
-  await Promise.all(workerIds.map((id) => new Promise<void>((resolve, reject) => {
-    workers.set(id, launchNode({
-      id, program: 'node', args: { antiEntropyMs: 0, callTimeoutMs: 60_000 }, dataDir: join(dataRoot, id), listen: { host, port: 0 }, directory, waitForDirectory: true, stdio: 'inherit',
-    }, {
-      onListening: (address: Address) => {
-        directory.set(id, address);
-        resolve();
-      },
-      onExit: (code, _signal, failure) => failure !== undefined && reject(failure ?? new Error(`worker ${id} exited ${code}`)),
-    }));
-  })));
+  await Promise.all(workerIds.map((id) => launchWorker(id, dataRoot, directory, workers)));
   const runtime = await createRuntime({ nodeId: 'c0', dataDir: join(dataRoot, 'c0'), listen: { host, port: 0 }, directory, seed: 'bench-mr' });
   directory.set('c0', runtime.address);
   await Promise.all(workerIds.map((id) => new Promise<void>((resolve) => {
@@ -47,8 +66,8 @@ export async function startCluster(): Promise<Cluster> {
     worker.child.once('message', () => resolve()); // `up`, once it has the directory and runs its program
     worker.sendDirectory(directory);
   })));
-  const node = (runtime.run(createNodeProgram, { antiEntropyMs: 0, callTimeoutMs: 60_000 }).inspect?.() as GroupsLayer).node;
-  return { runtime, node, workers, dataRoot };
+  const node = (runtime.run(createNodeProgram, workerArgs).inspect?.() as GroupsLayer).node;
+  return { runtime, node, workers, dataRoot, directory };
 }
 
 export async function stopCluster(c: Cluster): Promise<void> {
