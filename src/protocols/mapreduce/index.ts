@@ -27,11 +27,14 @@
  * Fault model (what the job tolerates, checked in the simulator under heavy faults):
  * - loss, duplication, delay, reordering, partitions: every call has a deadline; batches are idempotent
  *   by name; answers of old attempts are ignored or used only when still valid;
- * - a worker that crashes or is cut off: its map attempts are re-executed on another holder of the same
- *   keys (replicas) or, with one holder, on that holder once it is back (input is in the durable store,
- *   which survives restarts); its reduce partitions move to the next member, and every map task ships
- *   them again. Map input must therefore be readable on some holder within attemptsMax attempts;
- *   otherwise the job fails with E_MR_DATA_UNREACHABLE / E_MR_DATA_LOST naming what is missing;
+ * - a worker that crashes or is cut off: found by deadlines, or at once by a failure detector
+ *   (`useFailureDetector`, SWIM membership in the `mr` program, or `job.nodeDown`). Its map attempts are
+ *   re-executed on the other holders of the same keys (replicas) as their slots free up, or, with one
+ *   holder, on that holder once it is back (input is in the durable store, which survives restarts);
+ *   its reduce partitions move to the survivors owning the fewest, and every map task ships them again
+ *   (map output delivered to surviving owners stays valid; map answers are partial). Map input must
+ *   therefore be readable on some holder within attemptsMax attempts; otherwise the job fails with
+ *   E_MR_DATA_UNREACHABLE / E_MR_DATA_LOST naming what is missing;
  * - intermediates between rounds kept with `memory: true` die with their node: the next round then
  *   fails with E_MR_DATA_LOST naming the partition's gid (use the default, `store`, for jobs that must
  *   survive crashes between rounds);
@@ -40,7 +43,7 @@
  * - JavaScript cannot preempt a synchronous endless loop in a user function: that node hangs until the
  *   function returns; the coordinator's deadline moves its task elsewhere, then reports (user.ts).
  *
- * Local service `mr` on every node (worker.ts): keys, map, shuffle, reduce, put, drop.
+ * Local service `mr` on every node (worker.ts): keys, map, shuffle, reduce, put, down, drop.
  */
 export { engineAccess, type DoneCallback, type EngineName, type KvAccess, type Rpc } from './access.js';
 export { checkSpec, Job, mrOptionsDefault, roundsMax, type CoordinatorHost, type FailureDetector, type MrOptions, type MrSpec } from './coordinator.js';
