@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DistError, hasCode } from '../lib/errors.js';
 import { GroupsLayer, allGid } from '../protocols/groups/index.js';
+import { installLayerWorker } from '../protocols/mapreduce/index.js';
 import {
   consistentHash, defineMethod, DistNode, getID, getNID, getSID, isNodeAddress, naiveHash, nodeIdOf, rendezvousHash, setProcessNode, sidOf,
   type Callback, type NodeConfig, type Service,
@@ -160,12 +161,19 @@ export function bootstrap(config?: unknown): Distribution {
   });
   // Course gossip has no anti-entropy, and a periodic timer would keep a finished test process alive.
   const layer = new GroupsLayer(node, { antiEntropyMs: 0 });
+  // The local `mr` worker, as the runtime's `node` program installs it: `distribution[gid].mr.exec`
+  // reaches it on every member (without it a job waits on members that have no `mr` service).
+  installLayerWorker(layer);
   setProcessNode(node);
   courseEnv.net.onPeerLost = (peer) => node.peerDown(peer);
   // A spawned node that has exited is no longer among "the nodes it spawned" in `all`.
   courseEnv.hosts.onExited = (id) => void layer.table.rem(allGid, sidOf(id));
 
   const distribution = dressNode(node, layer, facadeNode);
+  closeOnStop(node, () => {
+    facadeNode.server?.close();
+    void courseEnv.net.stopServing();
+  });
   facadeNode.start = (cb) => startServer(node, facadeNode, secret, (err, server) => {
     if (err === null && server !== undefined) serveWs(server, courseEnv.net, nodeConfig);
     if (typeof cb === 'function') cb(err, server);
@@ -224,6 +232,21 @@ function adaptServices(node: DistNode, layer: GroupsLayer, distribution: Distrib
       reply(err, value);
     });
   });
+}
+
+/**
+ * A course node closes its server as soon as `status.stop` has answered, so a call that follows the
+ * answer fails at once. The runtime node only ends a moment later (its parent reaps it), so the facade
+ * closes the server and the ws transport right after the answer has been handed to the transport
+ * (`stopServing` flushes what is queued); the node can still call its parent, as PUTs.
+ */
+function closeOnStop(node: DistNode, close: () => void): void {
+  const status = node.services.get('status') as Service;
+  const stop = status['stop'] as (...args: unknown[]) => void;
+  status['stop'] = defineMethod(0, (_args, reply) => stop((err: Error | null, value?: unknown) => {
+    reply(err, value);
+    if (err === null) setImmediate(close);
+  }));
 }
 
 function startServer(node: DistNode, facadeNode: FacadeNode, secret: string | undefined, cb: (err: Error | null, server?: Server) => void): void {

@@ -99,7 +99,8 @@ export function createCourseServer(options: CourseServerOptions): http.Server & 
     if (req.method !== 'PUT') {
       stats.badRequests++;
       req.resume();
-      return send(405, serialize(new DistError('E_COURSE_METHOD', `method ${String(req.method)} not allowed; use PUT`, { method: String(req.method) })));
+      // The course's nodes answer "Method not allowed", and course tests match on that text.
+      return send(405, serialize(new DistError('E_COURSE_METHOD', `Method not allowed: ${String(req.method)}; use PUT`, { method: String(req.method) })));
     }
     const target = parseCoursePath(req.url);
     if (target === undefined) {

@@ -68,7 +68,10 @@ export class CourseNet implements Net {
   readonly payloadBytesMax = courseBodyBytesMax;
   readonly stats: CourseNetStats = { callsWs: 0, callsPut: 0, probes: 0, probesToPut: 0 };
   readonly put: CourseHttpNet;
-  readonly ws: WsNet;
+  /** Replaced when a node starts again after its server was closed (a closed WsNet does not reopen). */
+  private ws: WsNet;
+  /** Every `listen`, so a fresh ws transport hears the same channels. */
+  private readonly listeners: [string, MessageHandler][] = [];
   /** Called when calls waiting on `peer` can no longer be answered (its ws connection is gone). */
   onPeerLost: ((peer: NodeId) => void) | undefined;
   private readonly paths = new Map<NodeId, PeerPath>();
@@ -80,19 +83,35 @@ export class CourseNet implements Net {
 
   constructor(private readonly options: CourseNetOptions) {
     this.put = new CourseHttpNet({ nodeId: options.nodeId, secret: options.secret, onUnreachable: (peer) => this.forget(peer, 'put') });
-    this.ws = new WsNet({
-      nodeId: options.nodeId, limits: courseWsLimits, directory: new CourseDirectory(), secret: options.secret, unrefSockets: true,
-      onPeerChange: (peer, connected) => this.onPeerChange(peer, connected),
-    });
+    this.ws = this.createWs();
   }
 
-  /** Accepts the ws transport on the node's course server once it listens. */
+  private createWs(): WsNet {
+    const ws = new WsNet({
+      nodeId: this.options.nodeId, limits: courseWsLimits, directory: new CourseDirectory(), secret: this.options.secret, unrefSockets: true,
+      onPeerChange: (peer, connected) => this.onPeerChange(peer, connected),
+    });
+    for (const [channel, onMessage] of this.listeners) ws.listen(channel, onMessage);
+    return ws;
+  }
+
+  /**
+   * Accepts the ws transport on the node's course server once it listens. Course code closes a node's
+   * server and starts it again in the same process (test files do, between tests); the old transport
+   * was shut with the old server, so the new server gets a fresh one.
+   */
   serve(server: http.Server, bound: Address): void {
+    if (this.wsClosing !== undefined) {
+      this.ws = this.createWs();
+      this.wsClosing = undefined;
+      this.paths.clear();
+    }
     this.ws.adopt(server, bound);
     this.serving = true;
   }
 
   listen(channel: string, onMessage: MessageHandler): void {
+    this.listeners.push([channel, onMessage]);
     this.put.listen(channel, onMessage);
     this.ws.listen(channel, onMessage);
   }

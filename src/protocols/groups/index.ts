@@ -6,11 +6,13 @@
  * Guarantees:
  * - Local groups: `get/del/add` of an unknown gid answer E_GROUPS_NOT_FOUND; `rem` of an unknown SID is a
  *   no-op; `put` validates the config (gid string or `{gid, hash?, subset?}`, E_GROUPS_BAD_CONFIG) and
- *   the group (`{sid: {ip, port}}` with each SID matching its node, E_GROUPS_BAD_GROUP); `all` always
+ *   the group (`{sid: {ip, port}}`, keys kept as given, as the course does; E_GROUPS_BAD_GROUP); `all` always
  *   holds this node and every node it spawned. Library hash functions cross the wire by name.
  * - Fan-out (`comm.send`, `status.get/stop`, `routes.put/rem`, `groups.*`): one call per member, answered
  *   once with `(errors, values)` keyed by SID (`errors` is `{}` when nothing failed; a member that fails
- *   or times out is in `errors`); a group with no members answers one E_GROUP_EMPTY error.
+ *   or times out is in `errors`); a group with no members answers one E_GROUP_EMPTY error and no value.
+ *   `comm.send` with a bad message or remote answers that error for every member, as the course's
+ *   nodes do (each member refuses it).
  *   `status.get`: nid/sid -> arrays, heapTotal -> sum (both in SID order), other keys -> `{sid: value}`.
  * - Gossip: `gossip.send(message, {service, method})` runs the call on this node and sends it to a
  *   random subset (config.subset, default ceil(ln n)) of the other members; each receiver runs it once

@@ -13,21 +13,32 @@ import { aggregateStatus, parseGroupConfig, toWireConfig } from './core.js';
 import type { FanOutCallback, GroupsLayer } from './layer.js';
 import { mrGroupService } from '../mapreduce/service.js';
 
-/** A fan-out callback as a course callback: `(errors, values)` in the `(err, value)` slots. */
+/** A fan-out callback as a course callback: `(errors, values)` in the `(err, value)` slots. One Error
+ * (an empty group) means the call as a whole failed: it comes with no value, as the course's does. */
 function asCallback(reply: Callback): FanOutCallback {
-  return (errors, values) => reply(errors as Error, values);
+  return (errors, values) => (errors instanceof Error ? reply(errors) : reply(errors as unknown as Error, values));
 }
 
-/** Answers a validation error the way a fan-out answers: asynchronously, `(error, {})`. */
+/** Answers a validation error the way a failed fan-out answers: asynchronously, one error, no value. */
 function refuse(layer: GroupsLayer, reply: Callback, err: DistError): void {
-  layer.node.setTimer(0, () => reply(err, {}));
+  layer.node.setTimer(0, () => reply(err));
+}
+
+/** A call no member could take (bad message or remote): the course's group comm sends it anyway and
+ * every member refuses it, so course code sees that error under each member's SID. */
+function refuseEach(layer: GroupsLayer, gid: string, reply: Callback, err: DistError): void {
+  const members = layer.table.members(gid);
+  if (members.length === 0) return refuse(layer, reply, new DistError('E_GROUP_EMPTY', `group ${gid} has no members`, { gid }));
+  const errors: Record<string, Error> = {};
+  for (const [sid] of members) errors[sid] = err;
+  layer.node.setTimer(0, () => reply(errors as unknown as Error, {}));
 }
 
 function commService(layer: GroupsLayer, gid: string): Service {
   return {
     send: defineMethod(2, ([message, remote], reply) => {
       const invalid = checkMessage(message) ?? checkRemote(remote, false);
-      if (invalid !== undefined) return refuse(layer, reply, invalid);
+      if (invalid !== undefined) return refuseEach(layer, gid, reply, invalid);
       const r = remote as { service: string; method: string; gid?: string };
       layer.fanOut(gid, r.service, r.method, message as unknown[], asCallback(reply), r.gid ?? 'local');
     }),
