@@ -103,7 +103,7 @@ export class Job {
   private unwatch: (() => void) | undefined;
   private readonly partitions: number;
   private reducers: readonly NodeId[];
-  readonly stats = { rounds: 0, mapAttempts: 0, reduceAttempts: 0, backups: 0, timeouts: 0, reexecutions: 0, reassigned: 0, nodesDown: 0 };
+  readonly stats = { rounds: 0, mapAttempts: 0, reduceAttempts: 0, backups: 0, reduceBackups: 0, timeouts: 0, reexecutions: 0, reassigned: 0, nodesDown: 0 };
 
   constructor(
     private readonly host: CoordinatorHost,
@@ -257,7 +257,7 @@ export class Job {
   private startMap(table: RoundTable, a: MapAction): void {
     const o = this.options;
     const req = {
-      job: this.id, round: this.round, task: a.task, attempt: a.attempt, source: a.source, partitions: a.partitions, partitionCount: this.partitions, owners: a.owners,
+      job: this.id, round: this.round, task: a.task, attempt: a.attempt, source: a.source, partitions: a.partitions, partitionCount: this.partitions, owners: a.owners, copies: a.copies,
       map: this.spec.map, compact: this.spec.compact ?? null, batchPairsMax: o.batchPairsMax, memory: this.spec.memory === true, budget: o.budget,
       // Every send of every batch must fit in the attempt's deadline, so a dead owner fails the
       // shipment (and moves the partition) rather than the map task.
@@ -268,7 +268,7 @@ export class Job {
       const nowMs = this.host.env.clock.now();
       if (err !== null) table.mapFailed(a.task, a.attempt, asDistError(err), nowMs);
       else {
-        table.mapSucceeded(a.task, a.attempt, batchCounts(value, this.partitions));
+        table.mapSucceeded(a.task, a.attempt, batchCounts(value, this.partitions), batchCounts(value, this.partitions, 'copied'));
         for (const [p, node] of failedShipments(value)) table.shuffleFailed(p, node, nowMs);
       }
       this.drive();
@@ -324,9 +324,9 @@ function rotate<T>(items: readonly T[], by: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-function batchCounts(value: unknown, partitions: number): number[] {
+function batchCounts(value: unknown, partitions: number, field: 'batches' | 'copied' = 'batches'): number[] {
   const counts: number[] = [];
-  const pairs = (value as { batches?: unknown } | null)?.batches;
+  const pairs = (value as Record<string, unknown> | null)?.[field];
   if (!Array.isArray(pairs)) return counts;
   for (const [p, count] of pairs as [number, number][]) if (Number.isInteger(p) && p >= 0 && p < partitions) counts[p] = count;
   return counts;

@@ -23,7 +23,10 @@
  * user-function error is deterministic, so it fails the job at once with the key it failed on. A task
  * that fails `attemptsMax` times fails the job with a coded error naming the task, its keys and nodes:
  * never a silently partial result. Stragglers (§3.6): a running map attempt older than `backupAfterMs`
- * gets one backup attempt on another holder; the first answer wins.
+ * gets one backup attempt on another holder; the first answer wins. A running reduce attempt older
+ * than `backupAfterMs` gets one backup destination on another member: every map task ships the
+ * partition there too (a re-shipment from its kept output), a backup reduce runs there once its own
+ * manifest is complete, and the first answer wins. A failed backup only ends the backup.
  *
  * Slots (§3.2 "idle, in-progress, completed"): a node runs at most `mapSlotsPerNode` map attempts at
  * once; the rest wait in the table and go to whichever holder frees a slot first. So the work of a
@@ -107,9 +110,21 @@ interface MapTask {
   backedUp: boolean;
   /** Nodes that answered they do not hold the keys. */
   readonly lacking: Set<NodeId>;
+  /** Partitions whose reduce backup this task has not delivered yet. */
+  readonly copies: Set<number>;
+  /** Backup destination each attempt shipped to, by attempt number and partition. */
+  readonly copiedTo: Map<number, readonly (NodeId | undefined)[]>;
   /** The node whose attempt last answered: it keeps the task's output, so a re-shipment there does
    * not run map again. */
   keptOn: NodeId | undefined;
+}
+
+interface ReduceBackup {
+  readonly node: NodeId;
+  /** task id -> [attempt, batches] of the map output delivered to `node`. */
+  readonly delivered: Map<string, readonly [number, number]>;
+  /** The backup reduce attempt, once started. */
+  attempt: number | undefined;
 }
 
 interface ReduceTask {
@@ -120,6 +135,9 @@ interface ReduceTask {
   readonly attempts: Attempt[];
   failures: number;
   done: boolean;
+  /** A second destination while the owner's attempt runs long (§3.6); at most one per partition. */
+  backup: ReduceBackup | undefined;
+  backedUp: boolean;
 }
 
 export type MapAction = {
@@ -131,6 +149,8 @@ export type MapAction = {
   readonly partitions: readonly number[];
   /** Owner of every partition (by index) as this attempt must ship. */
   readonly owners: readonly NodeId[];
+  /** Extra destinations: [partition, node] of reduce backups this attempt also ships to. */
+  readonly copies: readonly (readonly [number, NodeId])[];
   readonly backup: boolean;
 };
 export type ReduceAction = {
@@ -144,6 +164,11 @@ export type ReduceAction = {
 export type Action = MapAction | ReduceAction;
 
 export type RoundOutcome = { readonly kind: 'running' } | { readonly kind: 'done'; readonly results: unknown[] } | { readonly kind: 'failed'; readonly error: DistError };
+
+/** [task, attempt, batches] in task order: a reduce's input, read in this order. */
+function manifestOf(delivered: ReadonlyMap<string, readonly [number, number]>): (readonly [string, number, number])[] {
+  return [...delivered].sort(([a], [b]) => (a < b ? -1 : 1)).map(([task, [no, batches]]) => [task, no, batches] as const);
+}
 
 export function checkRoundConfig(c: RoundConfig): void {
   assert(Number.isInteger(c.partitions) && c.partitions >= 1 && c.partitions <= partitionsMax, `partitions in [1, ${partitionsMax}]`);
@@ -165,12 +190,12 @@ export class RoundTable {
   private readonly producers = new Map<number, NodeId>();
   private attemptSeq = 0;
   private failure: DistError | undefined;
-  readonly stats = { mapAttempts: 0, reduceAttempts: 0, backups: 0, timeouts: 0, reexecutions: 0, reassigned: 0 };
+  readonly stats = { mapAttempts: 0, reduceAttempts: 0, backups: 0, reduceBackups: 0, timeouts: 0, reexecutions: 0, reassigned: 0 };
 
   constructor(readonly config: RoundConfig) {
     checkRoundConfig(config);
     for (let p = 0; p < config.partitions; p++) {
-      this.reduces.push({ partition: p, owner: config.members[p % config.members.length] as NodeId, delivered: new Map(), attempts: [], failures: 0, done: false });
+      this.reduces.push({ partition: p, owner: config.members[p % config.members.length] as NodeId, delivered: new Map(), attempts: [], failures: 0, done: false, backup: undefined, backedUp: false });
     }
   }
 
@@ -180,7 +205,7 @@ export class RoundTable {
     assert(source.nodes.length >= 1, 'a map task needs a node that holds its data');
     const id = `m${String(this.maps.size).padStart(6, '0')}`;
     const pending = new Set<number>(Array.from({ length: this.config.partitions }, (_, p) => p));
-    this.maps.set(id, { id, source, pending, attempts: [], shippedTo: new Map(), failures: 0, lastError: undefined, backedUp: false, lacking: new Set(), keptOn: undefined });
+    this.maps.set(id, { id, source, pending, attempts: [], shippedTo: new Map(), failures: 0, lastError: undefined, backedUp: false, lacking: new Set(), keptOn: undefined, copies: new Set(), copiedTo: new Map() });
     this.dispatchOrder = [];
     return id;
   }
@@ -238,8 +263,9 @@ export class RoundTable {
 
   /** A map attempt answered the batch count of each partition it delivered (`batches[p]`); a
    * partition it has no count for (its owner was unreachable) stays pending. */
-  mapSucceeded(taskId: string, attempt: number, batches: readonly number[]): void {
+  mapSucceeded(taskId: string, attempt: number, batches: readonly number[], copied: readonly number[] = []): void {
     const task = this.mapTask(taskId);
+    this.recordCopies(task, attempt, copied);
     const shipped = task.shippedTo.get(attempt);
     assert(shipped !== undefined, `map ${taskId} has no attempt ${attempt}`);
     this.endAttempt(task.attempts, attempt);
@@ -253,6 +279,19 @@ export class RoundTable {
       assert(Number.isInteger(count) && count >= 0, 'batch counts are integers >= 0');
       reduce.delivered.set(taskId, [attempt, count]);
       task.pending.delete(p);
+    }
+  }
+
+  /** Backup deliveries (`copied[p]`: batch count) that still match the partition's backup. */
+  private recordCopies(task: MapTask, attempt: number, copied: readonly number[]): void {
+    const to = task.copiedTo.get(attempt);
+    for (const p of [...task.copies]) {
+      const count = copied[p];
+      const backup = (this.reduces[p] as ReduceTask).backup;
+      if (count === undefined || backup === undefined || to?.[p] !== backup.node) continue;
+      assert(Number.isInteger(count) && count >= 0, 'batch counts are integers >= 0');
+      backup.delivered.set(task.id, [attempt, count]);
+      task.copies.delete(p);
     }
   }
 
@@ -279,8 +318,13 @@ export class RoundTable {
     assert(producer !== undefined, `partition ${partition} has no attempt ${attempt}`);
     this.producers.set(partition, producer.node);
     reduce.done = true;
+    // The other of a backup pair may still run: its answer is ignored, and it must not time out into a move.
+    for (const a of reduce.attempts) a.live = false;
     this.results.set(partition, result);
-    for (const task of this.maps.values()) task.pending.delete(partition);
+    for (const task of this.maps.values()) {
+      task.pending.delete(partition);
+      task.copies.delete(partition);
+    }
   }
 
   /** The owner lacks some map output it was told about (it lost intermediates kept in mem, or a
@@ -288,6 +332,16 @@ export class RoundTable {
    * map tasks whose output is lost). */
   reduceMissing(partition: number, attempt: number, taskIds: readonly string[]): void {
     const reduce = this.reduceTask(partition);
+    const backup = reduce.backup;
+    if (backup !== undefined && backup.attempt === attempt) {
+      if (this.endAttempt(reduce.attempts, attempt) === undefined || reduce.done) return;
+      backup.attempt = undefined;
+      for (const id of taskIds) {
+        backup.delivered.delete(id);
+        this.mapTask(id).copies.add(partition);
+      }
+      return;
+    }
     if (this.endAttempt(reduce.attempts, attempt) === undefined || reduce.done) return;
     assert(taskIds.length > 0, 'a missing answer names the missing tasks');
     reduce.failures++;
@@ -303,6 +357,7 @@ export class RoundTable {
     const ended = this.endAttempt(reduce.attempts, attempt);
     if (ended === undefined || reduce.done) return;
     if (userErrorCodes.has(error.code)) return this.fail(error);
+    if (reduce.backup?.attempt === attempt) return this.dropBackup(reduce);
     reduce.failures++;
     this.suspect(ended.node, nowMs);
     this.reassign(reduce);
@@ -320,8 +375,10 @@ export class RoundTable {
       }
     }
     for (const reduce of this.reduces) {
-      if (reduce.done || reduce.owner !== node) continue;
-      for (const a of reduce.attempts) a.live = false;
+      if (reduce.done) continue;
+      if (reduce.backup?.node === node) this.dropBackup(reduce);
+      if (reduce.owner !== node) continue;
+      for (const a of reduce.attempts) if (a.node === node) a.live = false;
       reduce.failures++;
       this.reassign(reduce);
     }
@@ -330,7 +387,7 @@ export class RoundTable {
   // ------------------------------------------------------------------ scheduling
 
   private nextMap(task: MapTask, nowMs: Millis, load: ReadonlyMap<NodeId, number>): MapAction | undefined {
-    if (task.pending.size === 0) return undefined;
+    if (task.pending.size === 0 && task.copies.size === 0) return undefined;
     const live = task.attempts.filter((a) => a.live);
     if (live.length === 0) return this.startMap(task, nowMs, load, false);
     const first = live[0] as Attempt;
@@ -354,20 +411,66 @@ export class RoundTable {
     const attempt = this.newAttempt(task.attempts, node, nowMs);
     const owners = this.owners();
     task.shippedTo.set(attempt.no, owners);
+    const backups = this.reduces.map((r) => r.backup?.node);
+    task.copiedTo.set(attempt.no, backups);
     this.stats.mapAttempts++;
     const partitions = [...task.pending].sort((a, b) => a - b);
-    return { kind: 'map', task: task.id, attempt: attempt.no, node, source: task.source, partitions, owners, backup };
+    const copies = [...task.copies].sort((a, b) => a - b).flatMap((p) => (backups[p] === undefined ? [] : [[p, backups[p] as NodeId] as const]));
+    return { kind: 'map', task: task.id, attempt: attempt.no, node, source: task.source, partitions, owners, copies, backup };
   }
 
   private nextReduce(reduce: ReduceTask, nowMs: Millis): ReduceAction | undefined {
-    if (reduce.done || reduce.attempts.some((a) => a.live) || reduce.delivered.size < this.maps.size) return undefined;
+    if (reduce.done) return undefined;
+    const backup = reduce.backup;
+    if (backup !== undefined && backup.attempt === undefined && backup.delivered.size === this.maps.size) {
+      const attempt = this.newAttempt(reduce.attempts, backup.node, nowMs);
+      backup.attempt = attempt.no;
+      this.stats.reduceAttempts++;
+      return { kind: 'reduce', partition: reduce.partition, attempt: attempt.no, node: backup.node, manifest: manifestOf(backup.delivered) };
+    }
+    const running = this.primaryAttempt(reduce);
+    if (running !== undefined) return void this.maybeBackUp(reduce, running, nowMs);
+    if (reduce.delivered.size < this.maps.size) return undefined;
     if (reduce.failures >= this.config.attemptsMax) {
       return void this.fail(new DistError('E_MR_TASK_FAILED', `reduce of partition ${reduce.partition} failed ${reduce.failures} times (last on ${reduce.owner})`, { partition: reduce.partition, node: reduce.owner }));
     }
     const attempt = this.newAttempt(reduce.attempts, reduce.owner, nowMs);
     this.stats.reduceAttempts++;
-    const manifest = [...reduce.delivered].sort(([a], [b]) => (a < b ? -1 : 1)).map(([task, [no, batches]]) => [task, no, batches] as const);
-    return { kind: 'reduce', partition: reduce.partition, attempt: attempt.no, node: reduce.owner, manifest };
+    return { kind: 'reduce', partition: reduce.partition, attempt: attempt.no, node: reduce.owner, manifest: manifestOf(reduce.delivered) };
+  }
+
+  /** The owner's live reduce attempt (not the backup's). */
+  private primaryAttempt(reduce: ReduceTask): Attempt | undefined {
+    return reduce.attempts.find((a) => a.live && a.no !== reduce.backup?.attempt);
+  }
+
+  /** §3.6 for reduce: an attempt running longer than backupAfterMs gets one backup destination on the
+   * member, not suspect, owning the fewest unfinished partitions; every map task ships there too. */
+  private maybeBackUp(reduce: ReduceTask, running: Attempt, nowMs: Millis): void {
+    const startedMs = running.deadlineMs - this.config.taskTimeoutMs;
+    if (this.config.backupAfterMs === 0 || reduce.backedUp || nowMs - startedMs < this.config.backupAfterMs) return;
+    const owned = new Map<NodeId, number>();
+    for (const r of this.reduces) if (!r.done) owned.set(r.owner, (owned.get(r.owner) ?? 0) + 1);
+    let best: NodeId | undefined;
+    for (const n of this.config.members) {
+      if (n === running.node || this.isSuspect(n, nowMs)) continue;
+      if (best === undefined || (owned.get(n) ?? 0) < (owned.get(best) ?? 0)) best = n;
+    }
+    if (best === undefined) return;
+    reduce.backedUp = true;
+    reduce.backup = { node: best, delivered: new Map(), attempt: undefined };
+    this.stats.backups++;
+    this.stats.reduceBackups++;
+    for (const task of this.maps.values()) task.copies.add(reduce.partition);
+  }
+
+  /** Ends a partition's backup (failed, timed out, or its node is down); the owner's attempts go on. */
+  private dropBackup(reduce: ReduceTask): void {
+    const backup = reduce.backup;
+    if (backup === undefined) return;
+    if (backup.attempt !== undefined) this.endAttempt(reduce.attempts, backup.attempt);
+    reduce.backup = undefined;
+    for (const task of this.maps.values()) task.copies.delete(reduce.partition);
   }
 
   /** Where a task's next attempt runs: on the node that keeps its output when that node is healthy
@@ -421,7 +524,9 @@ export class RoundTable {
     }
     for (const reduce of this.reduces) {
       for (const a of reduce.attempts) {
-        if (a.live && a.deadlineMs <= nowMs) this.timeOut(a, nowMs, () => { reduce.failures++; this.reassign(reduce); });
+        if (!a.live || a.deadlineMs > nowMs) continue;
+        if (a.no === reduce.backup?.attempt) this.timeOut(a, nowMs, () => this.dropBackup(reduce));
+        else this.timeOut(a, nowMs, () => { reduce.failures++; this.reassign(reduce); });
       }
     }
   }
@@ -438,6 +543,7 @@ export class RoundTable {
    * survivors; if every other member is suspect, the next one. Its delivered map output stays behind
    * on the old owner, so every map task ships it again. */
   private reassign(reduce: ReduceTask): void {
+    if (reduce.done) return;
     const members = this.config.members;
     const at = members.indexOf(reduce.owner);
     const owned = new Map<NodeId, number>();
@@ -458,7 +564,9 @@ export class RoundTable {
    * counts against the reduce task and moves the partition (unless it moved already or is reducing). */
   shuffleFailed(p: unknown, node: unknown, nowMs: Millis): void {
     const reduce = typeof p === 'number' ? this.reduces[p] : undefined;
-    if (reduce === undefined || reduce.done || reduce.attempts.some((a) => a.live)) return;
+    if (reduce === undefined || reduce.done) return;
+    if (reduce.backup?.node === node && node !== reduce.owner) return this.dropBackup(reduce);
+    if (this.primaryAttempt(reduce) !== undefined) return;
     if (node !== reduce.owner) return;
     reduce.failures++;
     this.suspect(reduce.owner, nowMs);

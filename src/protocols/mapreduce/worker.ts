@@ -57,6 +57,8 @@ export interface MapRequest {
   readonly partitions: readonly number[];
   readonly partitionCount: number;
   readonly owners: readonly NodeId[];
+  /** Extra destinations [partition, node]: reduce backups that get the partition too. */
+  readonly copies: readonly (readonly [number, NodeId])[];
   readonly map: Function;
   readonly compact: Function | null;
   readonly batchPairsMax: number;
@@ -94,6 +96,8 @@ export interface ReduceRequest {
 export interface MapAnswer {
   readonly batches: [number, number][];
   readonly failed: [number, NodeId][];
+  /** Batch counts of the copies (`req.copies`) delivered. */
+  readonly copied: [number, number][];
 }
 
 /** A last round's outputs travel as columns; the coordinator makes the `{k: v}` objects. */
@@ -197,7 +201,8 @@ export class MrWorker {
     this.stats.maps++;
     const outputKey = `${req.job}/${req.round}/${req.task}`;
     const kept = this.mapOutputs.get(outputKey);
-    const needed = req.partitions.filter((p) => kept?.get(p) === undefined);
+    const wanted = [...new Set([...req.partitions, ...req.copies.map(([p]) => p)])];
+    const needed = wanted.filter((p) => kept?.get(p) === undefined);
     let buckets = kept ?? new Map<number, Columns>();
     if (needed.length === 0) this.stats.mapsFromKept++;
     else {
@@ -205,7 +210,7 @@ export class MrWorker {
       if (computed instanceof DistError) return this.userFailed(reply, computed);
       buckets = this.keepOutput(outputKey, kept, computed);
     }
-    this.ship(req, new Map(req.partitions.map((p) => [p, buckets.get(p) as Columns])), reply);
+    this.ship(req, new Map(wanted.map((p) => [p, buckets.get(p) as Columns])), reply);
   }
 
   /** Adds freshly computed buckets to a task's kept output (within the bounds); answers every bucket
@@ -276,20 +281,23 @@ export class MrWorker {
    * batch count of each delivered partition and the partitions whose owner it could not reach: one
    * dead owner costs only its own partitions, not the whole attempt. */
   private ship(req: MapRequest, buckets: Map<number, Columns>, reply: Callback): void {
-    const sends: { p: number; request: ShuffleRequest }[] = [];
-    const batches: [number, number][] = [];
-    for (const [p, bucket] of buckets) {
+    // Destinations: each requested partition to its owner (d < partitions.length), then the copies.
+    const dests: (readonly [number, NodeId])[] = [...req.partitions.map((p) => [p, req.owners[p] as NodeId] as const), ...req.copies];
+    const counts = new Map<number, number>();
+    const sends: { d: number; request: ShuffleRequest }[] = [];
+    for (const [d, [p, _node]] of dests.entries()) {
+      const bucket = buckets.get(p) as Columns;
       const count = Math.ceil(bucket.keys.length / req.batchPairsMax);
-      batches.push([p, count]);
+      counts.set(p, count);
       for (let seq = 0; seq < count; seq++) {
         const [from, to] = [seq * req.batchPairsMax, (seq + 1) * req.batchPairsMax];
         const request: ShuffleRequest = {
           job: req.job, round: req.round, partition: p, name: batchName(req.task, req.attempt, seq), keys: bucket.keys.slice(from, to), values: bucket.values.slice(from, to), memory: req.memory,
         };
-        sends.push({ p, request });
+        sends.push({ d, request });
       }
     }
-    const failed = new Map<number, NodeId>();
+    const failed = new Set<number>();
     let next = 0;
     let settled = 0;
     let answered = false;
@@ -297,20 +305,21 @@ export class MrWorker {
       if (answered) return;
       if (settled === sends.length) {
         answered = true;
-        const answer: MapAnswer = { batches: batches.filter(([p]) => !failed.has(p)), failed: [...failed] };
+        const delivered = (primary: boolean): [number, number][] => dests.flatMap(([p], d) => ((d < req.partitions.length) === primary && !failed.has(d) ? [[p, counts.get(p) as number]] : []));
+        const answer: MapAnswer = { batches: delivered(true), failed: [...failed].map((d) => [...(dests[d] as readonly [number, NodeId])]), copied: delivered(false) };
         return reply(null, answer);
       }
       while (next < sends.length && next - settled < shuffleInFlightMax) {
-        const { p, request } = sends[next++] as (typeof sends)[number];
-        const owner = req.owners[p] as NodeId;
-        // A partition that failed already, or whose owner was declared down: no (more) batches.
-        if (failed.has(p) || this.isMarkedDown(req, owner)) {
-          failed.set(p, owner);
+        const { d, request } = sends[next++] as (typeof sends)[number];
+        const owner = (dests[d] as readonly [number, NodeId])[1];
+        // A destination that failed already, or whose node was declared down: no (more) batches.
+        if (failed.has(d) || this.isMarkedDown(req, owner)) {
+          failed.add(d);
           settled++;
           continue;
         }
         this.sendBatch(owner, request, req.shuffleCallMs, 1, (err) => {
-          if (err !== null) failed.set(p, owner);
+          if (err !== null) failed.add(d);
           settled++;
           pump();
         });
@@ -415,5 +424,6 @@ function checkMapRequest(req: MapRequest): void {
   assert(typeof req === 'object' && req !== null && typeof req.job === 'string' && typeof req.task === 'string', 'a map request has job and task');
   assert(typeof req.map === 'function' && (req.compact === null || typeof req.compact === 'function'), 'map (and compact) are functions');
   assert(Array.isArray(req.partitions) && Array.isArray(req.owners) && req.owners.length === req.partitionCount, 'owners cover every partition');
+  assert(Array.isArray(req.copies) && req.copies.every(([p]) => Number.isInteger(p) && p >= 0 && p < req.partitionCount), 'copies name partitions');
   assert(Number.isInteger(req.batchPairsMax) && req.batchPairsMax >= 1, 'batchPairsMax >= 1');
 }

@@ -133,7 +133,7 @@ class MapReduceRun implements WorkloadRun {
   private healed = false;
   /** Jobs that succeeded since healing, by job index. */
   private readonly liveOk = new Set<number>();
-  private readonly counts = { jobsOk: 0, jobsFailed: 0, resubmitted: 0, workersCrashed: 0, backups: 0, reexecutions: 0, reassigned: 0, timeouts: 0, nodesDown: 0 };
+  private readonly counts = { jobsOk: 0, jobsFailed: 0, resubmitted: 0, workersCrashed: 0, backups: 0, reduceBackups: 0, reexecutions: 0, reassigned: 0, timeouts: 0, nodesDown: 0 };
 
   constructor(private readonly ctx: WorkloadContext) {}
 
@@ -189,7 +189,7 @@ class MapReduceRun implements WorkloadRun {
     if (sub.done) return void (this.violation ??= { invariant: 'mapreduce.answered-once', message: `job ${jobs[sub.job]?.name} answered twice` });
     sub.done = true;
     const s = sub.coordinator?.stats;
-    if (s !== undefined) for (const k of ['backups', 'reexecutions', 'reassigned', 'timeouts', 'nodesDown'] as const) this.counts[k] += s[k];
+    if (s !== undefined) for (const k of ['backups', 'reduceBackups', 'reexecutions', 'reassigned', 'timeouts', 'nodesDown'] as const) this.counts[k] += s[k];
     if (err !== null) {
       this.counts.jobsFailed++;
       const code = (err as { code?: unknown }).code;

@@ -145,6 +145,40 @@ describe('mapreduce core: RoundTable', () => {
     expect(t.owners()).to.deep.equal(['a', 'b', 'a', 'a', 'b', 'b']);
   });
 
+  it('a reduce running longer than backupAfterMs gets a backup: map tasks ship the partition there too, the first answer wins (§3.6)', () => {
+    const t = new RoundTable(config({ partitions: 1, backupAfterMs: 300 }));
+    t.addMapTask(source(['a']));
+    t.addMapTask(source(['b']));
+    for (const m of maps(t.poll(0))) t.mapSucceeded(m.task, m.attempt, [1]);
+    const [primary] = reduces(t.poll(10));
+    expect(primary?.node).to.equal('a');
+    expect(t.poll(309)).to.deep.equal([]);
+    t.poll(310); // the backup destination is chosen: b or c own no partition; b comes first
+    const copies = maps(t.poll(311));
+    expect(copies.map((m) => [m.node, m.partitions, m.copies])).to.deep.equal([['a', [], [[0, 'b']]], ['b', [], [[0, 'b']]]]);
+    for (const m of copies) t.mapSucceeded(m.task, m.attempt, [], [2]);
+    const [backup] = reduces(t.poll(320));
+    expect([backup?.node, backup?.manifest.map(([, , n]) => n)]).to.deep.equal(['b', [2, 2]]);
+    t.reduceSucceeded(0, backup!.attempt, 'from b');
+    t.reduceSucceeded(0, primary!.attempt, 'from a'); // late: ignored
+    expect(t.outcome()).to.deep.equal({ kind: 'done', results: ['from b'] });
+    expect([t.producerOf(0), t.stats.reduceBackups]).to.deep.equal(['b', 1]);
+  });
+
+  it('a failed reduce backup only ends the backup; the owner goes on and no partition moves', () => {
+    const t = new RoundTable(config({ partitions: 1, backupAfterMs: 300 }));
+    t.addMapTask(source(['a']));
+    for (const m of maps(t.poll(0))) t.mapSucceeded(m.task, m.attempt, [1]);
+    const [primary] = reduces(t.poll(10));
+    t.poll(310);
+    for (const m of maps(t.poll(311))) t.mapSucceeded(m.task, m.attempt, [], [1]);
+    const [backup] = reduces(t.poll(312));
+    t.reduceFailed(0, backup!.attempt, new DistError('E_NODE_TIMEOUT', 'x'), 313);
+    expect(t.poll(400)).to.deep.equal([]);
+    t.reduceSucceeded(0, primary!.attempt, 'from a');
+    expect([t.outcome().kind, t.producerOf(0), t.stats.reassigned]).to.deep.equal(['done', 'a', 0]);
+  });
+
   it('fails at once on a user-function error, keeping its key', () => {
     const t = new RoundTable(config());
     t.addMapTask(source(['a']));
