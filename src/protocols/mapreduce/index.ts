@@ -38,7 +38,9 @@
  * - intermediates between rounds kept with `memory: true` die with their node: the next round then
  *   fails with E_MR_DATA_LOST naming the partition's gid (use the default, `store`, for jobs that must
  *   survive crashes between rounds);
- * - stragglers: a map attempt running longer than backupAfterMs gets one backup on another holder (§3.6);
+ * - stragglers (§3.6): a map attempt running longer than backupAfterMs gets one backup on another holder;
+ *   a reduce attempt gets one backup destination on another member (map tasks ship the partition there
+ *   too); the first answer wins;
  * - the coordinator is not replicated: if its node crashes the job is gone with its caller (§3.3).
  * - JavaScript cannot preempt a synchronous endless loop in a user function: that node hangs until the
  *   function returns; the coordinator's deadline moves its task elsewhere, then reports (user.ts).
