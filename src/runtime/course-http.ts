@@ -241,13 +241,16 @@ export class CourseHttpNet implements Net {
       });
       res.on('error', (cause) => settle(connectionError(to, cause), undefined));
       res.on('end', () => {
+        let reply: [unknown, unknown];
         try {
-          const [err, value] = parseReplyBody(Buffer.concat(chunks).toString('utf8'));
-          settle(err, value);
+          reply = parseReplyBody(Buffer.concat(chunks).toString('utf8'));
         } catch (cause) {
           this.stats.badReplies++;
-          settle(new DistError('E_COURSE_BAD_REPLY', `reply from ${to} does not deserialize`, { node: to, message: (cause as Error)?.message }), undefined);
+          return settle(new DistError('E_COURSE_BAD_REPLY', `reply from ${to} does not deserialize`, { node: to, message: (cause as Error)?.message }), undefined);
         }
+        // Outside the try: what the caller's callback throws is its own (an uncaught exception, as on
+        // the course's nodes), not a bad reply.
+        settle(reply[0], reply[1]);
       });
     });
     req.on('error', (cause) => {

@@ -64,6 +64,24 @@ export interface CourseNetStats {
   probesToPut: number;
 }
 
+/**
+ * Replies reach course code's callbacks from inside the handler. The ws transport keeps serving when a
+ * handler throws (it counts the error and carries on), but on a course node what a callback throws is
+ * the program's: an uncaught exception, which is how Jest reports a failed `expect` in a callback. So
+ * it is thrown again outside the transport instead of being swallowed there.
+ */
+function inTheOpen(onMessage: MessageHandler): MessageHandler {
+  return (from, payload) => {
+    try {
+      onMessage(from, payload);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  };
+}
+
 export class CourseNet implements Net {
   readonly payloadBytesMax = courseBodyBytesMax;
   readonly stats: CourseNetStats = { callsWs: 0, callsPut: 0, probes: 0, probesToPut: 0 };
@@ -111,9 +129,10 @@ export class CourseNet implements Net {
   }
 
   listen(channel: string, onMessage: MessageHandler): void {
-    this.listeners.push([channel, onMessage]);
-    this.put.listen(channel, onMessage);
-    this.ws.listen(channel, onMessage);
+    const handler = inTheOpen(onMessage);
+    this.listeners.push([channel, handler]);
+    this.put.listen(channel, handler);
+    this.ws.listen(channel, handler);
   }
 
   send(to: NodeId, channel: string, payload: Uint8Array): void {

@@ -76,9 +76,11 @@ function buildIndex(): NativeIndex {
   const functionByPath = new Map<string, Function>();
   const visited = new Set<object>();
   // Loading some modules (wasi, punycode, sys) prints an experimental or deprecation warning; the walk
-  // is not the program's own use of them, so it stays quiet.
-  const emitWarning = process.emitWarning;
-  process.emitWarning = () => undefined;
+  // is not the program's own use of them, so it stays quiet. Under Jest `process` is a per-test copy and
+  // Node warns through the real one, so both are silenced.
+  const processes = [...new Set([process, process.getBuiltinModule('process') as NodeJS.Process])];
+  const emitWarnings = processes.map((p) => p.emitWarning);
+  for (const p of processes) p.emitWarning = () => undefined;
   try {
     const queue: WalkItem[] = rootItems();
     for (let head = 0; head < queue.length; head++) {
@@ -92,7 +94,7 @@ function buildIndex(): NativeIndex {
       if (item.depth < nativeWalkDepthMax) enqueueChildren(item, queue);
     }
   } finally {
-    process.emitWarning = emitWarning;
+    processes.forEach((p, i) => (p.emitWarning = emitWarnings[i] as NodeJS.Process['emitWarning']));
   }
   return { pathByFunction, functionByPath };
 }

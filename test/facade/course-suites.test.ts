@@ -4,7 +4,24 @@
  * when those suites ran against it. Written for this project; no course code is copied.
  */
 import { expect } from 'chai';
-import { call, closeNode, freePort, rawRequest, requireFacade, startNode, type Distribution } from './helpers.js';
+import { bundlePath, call, closeNode, freePort, rawRequest, requireFacade, runToExit, startNode, type Distribution } from './helpers.js';
+
+/** A child process that throws from a comm.send callback, the answer coming from `peer`: our own node
+ * (over ws) or a plain HTTP server answering as a course node does (over PUT). */
+function throwingCallbackScript(peer: 'self' | 'course'): string {
+  return `
+const http = require('node:http');
+const d = require(${JSON.stringify(bundlePath)})({ip: '127.0.0.1', port: Number(process.argv[1])});
+const course = http.createServer((req, res) => req.resume().on('end', () => res.end(d.util.serialize([null, 42]))));
+course.listen(Number(process.argv[2]), '127.0.0.1', () => d.node.start(() => {
+  const node = ${peer === 'self' ? 'd.node.config' : "{ip: '127.0.0.1', port: Number(process.argv[2])}"};
+  d.local.comm.send(['sid'], {node, service: 'status', method: 'get'}, () => {
+    throw new Error('thrown-by-the-callback');
+  });
+}));
+setTimeout(() => process.exit(3), 5000).unref();
+`;
+}
 
 type Node = { ip: string; port: number };
 type Services = Record<string, unknown>;
@@ -84,6 +101,14 @@ describe('facade: behaviour the course test suites check', function () {
     expect(after.constructor).to.equal(Error);
     expect(value).to.equal(undefined);
   });
+
+  for (const peer of ['self', 'course'] as const) {
+    it(`what a comm.send callback throws is an uncaught exception, not swallowed (answer from ${peer === 'self' ? 'our node, ws' : 'a course node, PUT'})`, async () => {
+      const result = await runToExit(process.execPath, ['-e', throwingCallbackScript(peer), String(await freePort()), String(await freePort())], 10_000);
+      expect(result.code, result.stderr).to.equal(1);
+      expect(result.stderr).to.match(/thrown-by-the-callback/);
+    });
+  }
 
   it('mr.exec runs on a group of spawned facade nodes (every node has the mr worker)', async () => {
     const n1 = await spawn();
