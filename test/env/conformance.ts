@@ -83,6 +83,22 @@ export function describeEnvConformance(harness: EnvHarness): void {
         await c.advance(50);
         expect(fired).to.deep.equal([20, 40, 60]);
       });
+
+      it('zero-delay timers fire in the order set, before later deadlines, and cancel works', async () => {
+        const c = await start(['a']);
+        const env = c.env('a');
+        const fired: string[] = [];
+        env.timers.set(10, () => fired.push('ten'));
+        env.timers.set(0, () => fired.push('first'));
+        const cancelled = env.timers.set(0, () => fired.push('cancelled'));
+        env.timers.set(0, () => {
+          fired.push('second');
+          env.timers.set(0, () => fired.push('nested'));
+        });
+        env.timers.cancel(cancelled);
+        await c.until(() => fired.length === 4, 'four timers');
+        expect(fired).to.deep.equal(['first', 'second', 'nested', 'ten']);
+      });
     });
 
     describe('random', () => {
