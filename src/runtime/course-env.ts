@@ -51,6 +51,10 @@ class LazyLmdbDisk implements Disk {
     return this.open().get(key);
   }
 
+  read<T>(key: string, visit: (bytes: Uint8Array) => T): T | undefined {
+    return this.open().read(key, visit);
+  }
+
   scan(range: DiskRange): Iterable<[string, Uint8Array]> {
     return this.open().scan(range);
   }
