@@ -55,7 +55,8 @@ export class CallTable<C> {
   }
 
   open(call: PendingCall<C>): void {
-    assert(!this.pending.has(call.seq), `call ${call.seq} opened twice`);
+    // A constant message: this runs on every call, and a template would build a string each time.
+    assert(!this.pending.has(call.seq), 'call opened twice');
     assert(!this.full, 'open on a full call table');
     this.pending.set(call.seq, call);
   }

@@ -16,11 +16,21 @@ const idempotentMethods: ReadonlySet<string> = new Set([
   'status.get', 'routes.get', 'groups.get', 'mem.get', 'store.get', 'status.reap',
 ]);
 
-const idempotentMethodNames: ReadonlySet<string> = new Set([...idempotentMethods].map((pair) => pair.slice(pair.indexOf('.') + 1)));
+/** The same pairs as method -> services, so a lookup builds no key string (it runs on every call). */
+const idempotentServicesByMethod: ReadonlyMap<string, ReadonlySet<string>> = (() => {
+  const byMethod = new Map<string, Set<string>>();
+  for (const pair of idempotentMethods) {
+    const dot = pair.indexOf('.');
+    const method = pair.slice(dot + 1);
+    const services = byMethod.get(method) ?? new Set<string>();
+    services.add(pair.slice(0, dot));
+    byMethod.set(method, services);
+  }
+  return byMethod;
+})();
 
 export function idempotentByDefault(service: string, method: string): boolean {
-  // Most calls are not to one of these method names: no key string built for them.
-  return idempotentMethodNames.has(method) && idempotentMethods.has(`${service}.${method}`);
+  return idempotentServicesByMethod.get(method)?.has(service) === true;
 }
 
 const statusKeys = ['nid', 'sid', 'ip', 'port', 'counts', 'heapTotal', 'heapUsed'] as const;
