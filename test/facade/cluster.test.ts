@@ -4,17 +4,10 @@
  */
 import { expect } from 'chai';
 import net from 'node:net';
-import { call, canConnect, closeNode, freePort, requireFacade, startNode, type Distribution } from './helpers.js';
+import { call, until, canConnect, closeNode, freePort, requireFacade, startNode, type Distribution } from './helpers.js';
 
 type Node = { ip: string; port: number };
 
-async function until(predicate: () => Promise<boolean> | boolean, budgetMs = 5_000): Promise<void> {
-  const startMs = performance.now();
-  while (!(await predicate())) {
-    if (performance.now() - startMs > budgetMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('facade: spawn, stop and group services on real processes', function () {
   this.timeout(30_000);

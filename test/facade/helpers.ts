@@ -32,6 +32,15 @@ export function requireFacade(): BootstrapFn {
 /** Waiting for a node or a reply gives up after this long (a bound, not a performance threshold). */
 export const waitMsMax = 8_000;
 
+/** Polls `predicate` every 20 ms until it holds; throws after `budgetMs` (a bound, not a speed check). */
+export async function until(predicate: () => Promise<boolean> | boolean, budgetMs = waitMsMax): Promise<void> {
+  const startMs = performance.now();
+  while (!(await predicate())) {
+    if (performance.now() - startMs > budgetMs) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** A free loopback port: bound once with port 0, then released. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

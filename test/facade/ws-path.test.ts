@@ -5,17 +5,10 @@
  * peer is reached again. (Calls to course nodes fall back to PUT: reference.test.ts.)
  */
 import { expect } from 'chai';
-import { call, closeNode, freePort, requireFacade, startNode, waitMsMax, type Distribution } from './helpers.js';
+import { call, until, closeNode, freePort, requireFacade, startNode, waitMsMax, type Distribution } from './helpers.js';
 
 type Node = { ip: string; port: number };
 
-async function until(predicate: () => Promise<boolean>): Promise<void> {
-  const startMs = performance.now();
-  while (!(await predicate())) {
-    if (performance.now() - startMs > waitMsMax) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('facade: the ws path between our own nodes', function () {
   this.timeout(30_000);
