@@ -23,7 +23,7 @@ import {
 import { checkProtectedMode } from '../runtime/config.js';
 import { createCourseEnv } from '../runtime/course-env.js';
 import { createCourseServer } from '../runtime/course-http.js';
-import type { CourseNet, CourseNetStats } from '../runtime/course-net.js';
+import type { CourseNetStats } from '../runtime/course-net.js';
 import { deserialize, serialize } from '../serialize/index.js';
 import { bindGlobal } from './global.js';
 
@@ -170,12 +170,10 @@ export function bootstrap(config?: unknown): Distribution {
   courseEnv.hosts.onExited = (id) => void layer.table.rem(allGid, sidOf(id));
 
   const distribution = dressNode(node, layer, facadeNode);
-  closeOnStop(node, () => {
-    facadeNode.server?.close();
-    void courseEnv.net.stopServing();
-  });
+  // Closing the server also shuts the ws transport (CourseNet.serve); a node never started has only that.
+  closeOnStop(node, () => (facadeNode.server === undefined ? void courseEnv.net.stopServing() : facadeNode.server.close()));
   facadeNode.start = (cb) => startServer(node, facadeNode, secret, (err, server) => {
-    if (err === null && server !== undefined) serveWs(server, courseEnv.net, nodeConfig);
+    if (err === null && server !== undefined) courseEnv.net.serve(server, { host: nodeConfig.ip, port: nodeConfig.port });
     if (typeof cb === 'function') cb(err, server);
   });
   (globalThis as unknown as { distribution: Distribution }).distribution = distribution;
@@ -267,20 +265,6 @@ function startServer(node: DistNode, facadeNode: FacadeNode, secret: string | un
     server.off('error', onError);
     cb(null, server);
   });
-}
-
-/**
- * The ws transport shares the course server's port. Its connections are upgraded sockets, which an
- * `http.Server` waits for before `close` calls back; course code closes a node with `server.close(cb)`,
- * so closing the server shuts the ws transport too (later calls from this node go as PUTs).
- */
-function serveWs(server: Server, net: CourseNet, config: NodeConfig): void {
-  net.serve(server, { host: config.ip, port: config.port });
-  const closeServer = server.close.bind(server);
-  server.close = ((cb?: (err?: Error) => void) => {
-    void net.stopServing();
-    return closeServer(cb);
-  }) as typeof server.close;
 }
 
 /** Flags of the course's `distribution.js`: `--ip`, `--port`, `--config <serialized or JSON>`. */

@@ -95,7 +95,6 @@ export class CourseNet implements Net {
   private readonly paths = new Map<NodeId, PeerPath>();
   /** Calls to a peer being probed, in send order (copies: encoders reuse their buffers). */
   private readonly waiting = new Map<NodeId, Uint8Array[]>();
-  private serving = false;
   /** Set once the ws transport is shut: from then on every call goes as a PUT. */
   private wsClosing: Promise<void> | undefined;
 
@@ -114,8 +113,10 @@ export class CourseNet implements Net {
   }
 
   /**
-   * Accepts the ws transport on the node's course server once it listens. Course code closes a node's
-   * server and starts it again in the same process (test files do, between tests); the old transport
+   * Accepts the ws transport on the node's course server once it listens. Its connections are upgraded
+   * sockets, which an `http.Server` waits for before `close` calls back; course code closes a node with
+   * `server.close(cb)`, so closing the server shuts the ws transport too (later calls go as PUTs). Course
+   * code also starts a node again in the same process (test files do, between tests); the old transport
    * was shut with the old server, so the new server gets a fresh one.
    */
   serve(server: http.Server, bound: Address): void {
@@ -125,7 +126,11 @@ export class CourseNet implements Net {
       this.paths.clear();
     }
     this.ws.adopt(server, bound);
-    this.serving = true;
+    const closeServer = server.close.bind(server);
+    server.close = ((cb?: (err?: Error) => void) => {
+      void this.stopServing();
+      return closeServer(cb);
+    }) as typeof server.close;
   }
 
   listen(channel: string, onMessage: MessageHandler): void {
@@ -143,7 +148,8 @@ export class CourseNet implements Net {
       this.stats.callsPut++;
       return this.put.send(to, channel, payload);
     }
-    if (to === this.options.nodeId) return this.serving ? this.ws.send(to, channel, payload) : this.put.send(to, channel, payload);
+    // To itself: straight through the ws transport once it serves (it delivers to self without a socket).
+    if (to === this.options.nodeId) return this.ws.address !== undefined ? this.ws.send(to, channel, payload) : this.put.send(to, channel, payload);
     const path = this.paths.get(to);
     if (path === 'ws') {
       this.stats.callsWs++;
@@ -165,7 +171,6 @@ export class CourseNet implements Net {
    */
   stopServing(): Promise<void> {
     if (this.wsClosing === undefined) {
-      this.serving = false;
       this.wsClosing = this.ws.close();
       this.paths.clear();
     }

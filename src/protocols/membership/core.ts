@@ -351,10 +351,18 @@ export class MembershipCore implements MembershipView {
   /** How long the suspicion of `id` lasts given its confirmations so far (undefined when not suspected). */
   suspicionTimeoutOf(id: NodeId): number | undefined {
     const suspicion = this.suspicions.get(id);
-    if (suspicion === undefined) return undefined;
-    const { suspicionTimeoutMs: minMs, suspicionTimeoutMaxMult, suspicionConfirmations } = this.config;
-    // With fewer other members than confirmations asked for, no suspicion could ever shorten: use the minimum.
-    const k = this.groupSize - 2 < suspicionConfirmations ? 0 : suspicionConfirmations;
+    return suspicion === undefined ? undefined : this.timeoutOf(suspicion, this.confirmationsWanted());
+  }
+
+  /** K of the dynamic timeout. With fewer other members than K + 1, no suspicion could ever get K
+   * confirmations, so every suspicion takes the minimum. */
+  private confirmationsWanted(): number {
+    const k = this.config.suspicionConfirmations;
+    return this.groupSize - 2 < k ? 0 : k;
+  }
+
+  private timeoutOf(suspicion: Suspicion, k: number): number {
+    const { suspicionTimeoutMs: minMs, suspicionTimeoutMaxMult } = this.config;
     return suspicionTimeoutMs(minMs, minMs * suspicionTimeoutMaxMult, k, Math.max(0, suspicion.accusers.size - 1));
   }
 
@@ -362,7 +370,8 @@ export class MembershipCore implements MembershipView {
    * Bounded by the table size. */
   expireSuspicions(nowMs: number): MemberChange[] {
     const changes: MemberChange[] = [];
-    const expired = [...this.suspicions].filter(([id, s]) => nowMs - s.sinceMs >= (this.suspicionTimeoutOf(id) as number)).map(([id]) => id);
+    const k = this.confirmationsWanted(); // once per sweep: the group size walks the table
+    const expired = [...this.suspicions].filter(([, s]) => nowMs - s.sinceMs >= this.timeoutOf(s, k)).map(([id]) => id);
     for (const id of expired.sort()) {
       const mine = this.table.get(id);
       assert(mine !== undefined && mine.state === 'suspect', `suspicion timer on a non-suspect member ${id}`);
