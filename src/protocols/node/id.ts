@@ -64,9 +64,22 @@ export function getSID(node: NodeAddress): string {
   return getNID(node).slice(0, sidChars);
 }
 
-/** NID and SID of an Env node id. */
+/** Node ids whose NID is remembered; the memo starts over when full (ids are few and long-lived). */
+const nidMemoEntriesMax = 4_096;
+const nidMemo = new Map<NodeId, string>();
+
+/**
+ * NID and SID of an Env node id. Memoized: group routing asks for every member's NID on every call,
+ * and each is a regex match, a JSON text and a sha256.
+ */
 export function nidOf(id: NodeId): string {
-  return getNID(addressOf(id));
+  let nid = nidMemo.get(id);
+  if (nid === undefined) {
+    nid = getNID(addressOf(id));
+    if (nidMemo.size >= nidMemoEntriesMax) nidMemo.clear();
+    nidMemo.set(id, nid);
+  }
+  return nid;
 }
 
 export function sidOf(id: NodeId): string {
