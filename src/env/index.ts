@@ -51,7 +51,12 @@ export type MessageHandler = (from: NodeId, payload: Uint8Array) => void;
  * dropped, duplicated or reordered (in the simulator by the fault plan; in the runtime by crashes and
  * reconnects). Protocols that need reliability build it (ids, retries, acks). */
 export interface Net {
-  send(to: NodeId, channel: string, payload: Uint8Array): void;
+  /**
+   * `awaitsReply`: a hint that `to` is expected to answer soon (an RPC call). It changes nothing about
+   * delivery; the real runtime keeps its event loop polling while answers are owed (runtime/busy-poll.ts),
+   * the simulator ignores it.
+   */
+  send(to: NodeId, channel: string, payload: Uint8Array, awaitsReply?: boolean): void;
   /** One handler per channel; listening again replaces it. */
   listen(channel: string, onMessage: MessageHandler): void;
   /** Largest payload `send` accepts; bigger payloads are refused with E_NET_TOO_LARGE. */

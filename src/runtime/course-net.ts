@@ -140,20 +140,20 @@ export class CourseNet implements Net {
     this.ws.listen(channel, handler);
   }
 
-  send(to: NodeId, channel: string, payload: Uint8Array): void {
+  send(to: NodeId, channel: string, payload: Uint8Array, awaitsReply = false): void {
     // Replies and other protocols' messages only ever go to our own nodes: PUT callers are answered on
     // their HTTP socket, never through here.
-    if (channel !== nodeChannel || !isCallMessage(payload)) return this.ws.send(to, channel, payload);
+    if (channel !== nodeChannel || !isCallMessage(payload)) return this.ws.send(to, channel, payload, awaitsReply);
     if (this.wsClosing !== undefined) {
       this.stats.callsPut++;
       return this.put.send(to, channel, payload);
     }
     // To itself: straight through the ws transport once it serves (it delivers to self without a socket).
-    if (to === this.options.nodeId) return this.ws.address !== undefined ? this.ws.send(to, channel, payload) : this.put.send(to, channel, payload);
+    if (to === this.options.nodeId) return this.ws.address !== undefined ? this.ws.send(to, channel, payload, awaitsReply) : this.put.send(to, channel, payload);
     const path = this.paths.get(to);
     if (path === 'ws') {
       this.stats.callsWs++;
-      return this.ws.send(to, channel, payload);
+      return this.ws.send(to, channel, payload, awaitsReply);
     }
     if (path === 'put') {
       this.stats.callsPut++;

@@ -10,6 +10,10 @@ export {
   type Address, type Directory, type NetLimits, type WebLimits, type RuntimeConfig, type ResolvedConfig,
 } from './config.js';
 export { WsNet, type Direction, type NetStats } from './transport.js';
+export {
+  BusyPoller, processBusyPoller, busyPollDefaults, busyPollEnvVars, busyPollConfigFromEnv, busyPollWindowUsMax,
+  type BusyPollConfig, type BusyPollStats,
+} from './busy-poll.js';
 export { LmdbDisk, diskKeyBytesMax, diskValueBytesMax } from './disk.js';
 export { RealClock } from './clock.js';
 export { RealTimers } from './timers.js';

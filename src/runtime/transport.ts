@@ -23,6 +23,7 @@ import type { MessageHandler, Net, NodeId } from '../env/index.js';
 import { assert } from '../lib/assert.js';
 import { DistError } from '../lib/errors.js';
 import { connectionToken, TokenVerifier } from './auth.js';
+import { processBusyPoller } from './busy-poll.js';
 import { formatAddress, isValidNodeId, parseAddress, type Address, type Directory, type NetLimits } from './config.js';
 import { decodeBatch, FrameEncoder, HeaderCache, type DecodedHeader } from './frame.js';
 
@@ -250,7 +251,7 @@ export class WsNet implements Net {
     this.handlers.set(channel, onMessage);
   }
 
-  send(to: NodeId, channel: string, payload: Uint8Array): void {
+  send(to: NodeId, channel: string, payload: Uint8Array, awaitsReply = false): void {
     assert(payload instanceof Uint8Array, 'net.send: payload must be a Uint8Array');
     assert(typeof channel === 'string' && channel.length > 0, 'net.send: channel must be a non-empty string');
     if (payload.length > this.payloadBytesMax) {
@@ -268,6 +269,8 @@ export class WsNet implements Net {
       peer = this.addPeer(to);
     }
     this.enqueue(peer, this.encoder.encode(channel, payload));
+    if (awaitsReply) processBusyPoller.sentCall();
+    else processBusyPoller.sentAnswer();
   }
 
   /** Stops accepting, flushes what is queued on open connections (best effort), closes every socket. */
@@ -590,6 +593,7 @@ export class WsNet implements Net {
       }
       return refused;
     });
+    processBusyPoller.received(delivered);
     if (error !== undefined) this.dropConnection(peer, conn, error.message);
   }
 

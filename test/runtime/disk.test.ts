@@ -32,26 +32,55 @@ describe('runtime lmdb disk specifics', () => {
     expect(text(disk.get('a'))).to.equal('1');
   });
 
-  it("with durableAt 'commit', what was acknowledged survives a process killed right after", async function () {
-    this.timeout(20_000);
-    await disk.close();
-    // A child writes 200 batches, and SIGKILLs itself inside the last acknowledgement: no exit hooks, no flush.
-    const diskModule = new URL('../../src/runtime/disk.js', import.meta.url).href;
-    const script = `
-      const { LmdbDisk } = await import(${JSON.stringify(diskModule)});
-      const disk = new LmdbDisk(${JSON.stringify(dir.path)}, { durableAt: 'commit' });
-      const writesCount = 200;
-      let acked = 0;
-      for (let i = 0; i < writesCount; i++) {
-        disk.write([{ key: 'k' + i, value: new TextEncoder().encode('v' + i) }], (r) => {
+  // Written in one tick, the writes go to lmdb's writer thread as one batch; written one after another,
+  // each commits on the calling thread. Both must be on disk when acknowledged.
+  for (const pace of ['in one tick', 'one after another'] as const) {
+    it(`with durableAt 'commit', what was acknowledged survives a process killed right after (${pace})`, async function () {
+      this.timeout(20_000);
+      await disk.close();
+      // A child writes 200 batches, and SIGKILLs itself inside the last acknowledgement: no exit hooks, no flush.
+      const diskModule = new URL('../../src/runtime/disk.js', import.meta.url).href;
+      const script = `
+        const { LmdbDisk } = await import(${JSON.stringify(diskModule)});
+        const disk = new LmdbDisk(${JSON.stringify(dir.path)}, { durableAt: 'commit' });
+        const writesCount = 200;
+        const oneAfterAnother = ${JSON.stringify(pace === 'one after another')};
+        let acked = 0;
+        const write = (i) => disk.write([{ key: 'k' + i, value: new TextEncoder().encode('v' + i) }], (r) => {
           if (!r.ok) process.exit(3);
           if (++acked === writesCount) process.kill(process.pid, 'SIGKILL');
+          if (oneAfterAnother) write(i + 1);
         });
-      }`;
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 15_000 });
-    expect(child.signal).to.equal('SIGKILL');
+        if (oneAfterAnother) write(0);
+        else for (let i = 0; i < writesCount; i++) write(i);`;
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 15_000 });
+      expect(child.signal).to.equal('SIGKILL');
+      disk = new LmdbDisk(dir.path);
+      for (let i = 0; i < 200; i++) expect(text(disk.get('k' + i))).to.equal('v' + i);
+    });
+  }
+
+  it("with durableAt 'commit', lone writes, batches and writes during an async commit keep their order", async () => {
+    await disk.close();
+    disk = new LmdbDisk(dir.path, { durableAt: 'commit' });
+    const acks: string[] = [];
+    const write = (key: string, value: string, tag: string): Promise<DiskWriteResult> => new Promise((resolve) => disk.write([{ key, value: bytes(value) }], (r) => {
+      acks.push(tag);
+      resolve(r);
+    }));
+    expect((await write('k', 'lone-1', 'lone-1')).ok).to.equal(true); // alone: commits on this thread
+    const burst = Array.from({ length: 20 }, (_, i) => write('k', `burst-${i}`, `burst-${i}`)); // one tick: async batch
+    await Promise.resolve();
+    await Promise.resolve();
+    const during = write('k', 'during', 'during'); // queued while the burst's commit is in flight: async too
+    expect(text(disk.get('k'))).to.equal('during');
+    await Promise.all([...burst, during]);
+    expect(acks).to.deep.equal(['lone-1', ...Array.from({ length: 20 }, (_, i) => `burst-${i}`), 'during']);
+    expect((await write('k', 'lone-2', 'lone-2')).ok).to.equal(true);
+    expect(disk.pendingKeyCount).to.equal(0);
+    await disk.close();
     disk = new LmdbDisk(dir.path);
-    for (let i = 0; i < 200; i++) expect(text(disk.get('k' + i))).to.equal('v' + i);
+    expect(text(disk.get('k'))).to.equal('lone-2');
   });
 
   it('a batch failing validation applies none of its ops and leaves earlier pending writes visible', async () => {

@@ -311,7 +311,7 @@ export class DistNode implements RpcCaller, NodeProgram {
     const idempotent = options.idempotent ?? idempotentByDefault(service, method);
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     try {
-      this.env.net.send(to, nodeChannel, payload);
+      this.env.net.send(to, nodeChannel, payload, true);
     } catch (err) {
       return this.refuse(callback, new DistError(codeOf(err), 'call cannot be sent', { node: to, service, method }));
     }
@@ -360,7 +360,7 @@ export class DistNode implements RpcCaller, NodeProgram {
     if (call.idempotent && call.attempts <= this.retriesMax) {
       call.attempts++;
       this.stats.retries++;
-      this.env.net.send(call.to, nodeChannel, call.payload);
+      this.env.net.send(call.to, nodeChannel, call.payload, true);
       call.deadlineMs = nowMs + call.timeoutMs;
       return;
     }
