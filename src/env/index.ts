@@ -63,7 +63,12 @@ export interface Net {
   readonly payloadBytesMax: number;
 }
 
-export type DiskOp = { readonly key: string; readonly value: Uint8Array } | { readonly key: string; readonly value: undefined };
+/**
+ * One op of a disk batch: a put (`value`) or a delete (`value: undefined`). A disk copies a put's bytes
+ * before `write` returns, so the caller may reuse its buffer; `frozen: true` is the caller's promise that
+ * nobody will ever change these bytes, and lets a disk keep them without the copy.
+ */
+export type DiskOp = { readonly key: string; readonly value: Uint8Array; readonly frozen?: boolean } | { readonly key: string; readonly value: undefined };
 export type DiskWriteResult = { readonly ok: true } | { readonly ok: false; readonly error: Error & { code: string } };
 
 export interface DiskRange {

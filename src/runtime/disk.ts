@@ -186,12 +186,16 @@ export class LmdbDisk implements Disk {
       return;
     }
     const version = this.versionNext++;
-    // Copy values now: the caller may reuse its buffers as soon as write returns. The copy is what the
-    // overlay shows and what lmdb reads at commit; nobody writes to it.
+    // Copy values now (unless frozen): the caller may reuse its buffers as soon as write returns. The copy
+    // is what the overlay shows and what lmdb reads at commit; nobody writes to it.
     const ops = new Array<Pending>(batch.length);
     for (let i = 0; i < batch.length; i++) {
-      const { key, value } = batch[i]!;
-      const pending: Pending = { key, version, value: value === undefined ? undefined : copyBytes(value), below: this.overlay.get(key) };
+      const op = batch[i]!;
+      const { key, value } = op;
+      // Allocating the copy costs more than the rest of `write` (~0.6 µs of a ~4.5 µs put): skipped when
+      // the caller vouches for its bytes.
+      const kept = value === undefined ? undefined : op.frozen === true ? value : copyBytes(value);
+      const pending: Pending = { key, version, value: kept, below: this.overlay.get(key) };
       ops[i] = pending;
       this.overlay.set(key, pending);
     }

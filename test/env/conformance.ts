@@ -188,6 +188,20 @@ export function describeEnvConformance(harness: EnvHarness): void {
         expect(text(disk.get('k2'))).to.equal('v2');
       });
 
+      it('a written buffer the caller changes afterwards changes nothing; frozen bytes are kept as written', async () => {
+        const c = await start(['a']);
+        const disk = c.env('a').disk;
+        const reused = bytes('v1');
+        const frozen = bytes('f1');
+        let durable = 0;
+        disk.write([{ key: 'k', value: reused }, { key: 'f', value: frozen, frozen: true }], () => durable++);
+        reused.set(bytes('XX')); // the caller reuses its buffer at once
+        expect(text(disk.get('k'))).to.equal('v1');
+        await c.until(() => durable === 1, 'durable');
+        expect(text(disk.get('k'))).to.equal('v1');
+        expect(text(disk.get('f'))).to.equal('f1');
+      });
+
       it('read visits the value in place, pending or durable, and nests', async () => {
         const c = await start(['a']);
         const disk = c.env('a').disk;

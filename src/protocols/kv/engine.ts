@@ -15,7 +15,7 @@
  * batch; the callback runs in onDurable, so a caller replies only once the batch is on disk, and a
  * failed batch (full or failing disk) leaves nothing behind (the Env undoes it) and answers E_KV_DISK.
  */
-import type { Disk } from '../../env/index.js';
+import type { Disk, DiskOp } from '../../env/index.js';
 import { assert } from '../../lib/assert.js';
 import { DistError } from '../../lib/errors.js';
 import { decode, encode } from '../../serialize/index.js';
@@ -148,6 +148,17 @@ function scanKeys(disk: Disk, prefix: string, gid: string): string[] {
   return keys;
 }
 
+function diskOpsCount(ops: readonly KvOp[]): number {
+  let count = ops.length;
+  for (const op of ops) if (op.meta !== undefined) count++;
+  return count;
+}
+
+/** The serializer never writes again where a document it returned lies, so the disk may keep its bytes. */
+function diskOp(key: string, encoded: Uint8Array | undefined): DiskOp {
+  return encoded === undefined ? { key, value: undefined } : { key, value: encoded, frozen: true };
+}
+
 function decodeFound(bytes: Uint8Array): Found {
   return { value: decode(bytes) };
 }
@@ -186,12 +197,14 @@ export class StoreEngine implements KvEngine {
   write(ops: readonly KvOp[], onDone: WriteCallback): void {
     const bad = checkOps(ops);
     if (bad !== undefined) return onDone(bad);
-    const batch: { key: string; value: Uint8Array | undefined }[] = [];
+    // Sized up front: a growing array's first push reserves 17 slots, more than a lone put's whole batch.
+    const batch = new Array<DiskOp>(diskOpsCount(ops));
+    let at = 0;
     for (const op of ops) {
       const bytes = op.put ? encodeValue(op.value, this.valueBytesMax) : undefined;
       if (bytes instanceof DistError) return onDone(bytes); // nothing written yet: all or nothing
-      batch.push({ key: diskKey(valuePrefix, op.gid, op.key), value: bytes });
-      if (op.meta !== undefined) batch.push({ key: diskKey(metaPrefix, op.gid, op.key), value: op.meta === null ? undefined : encode(op.meta) });
+      batch[at++] = diskOp(diskKey(valuePrefix, op.gid, op.key), bytes);
+      if (op.meta !== undefined) batch[at++] = diskOp(diskKey(metaPrefix, op.gid, op.key), op.meta === null ? undefined : encode(op.meta));
     }
     this.disk.write(batch, (result) => {
       if (result.ok) return onDone(null);

@@ -51,9 +51,12 @@ export function createLocalStorage(engine: KvEngine): Service {
     run(target);
   };
   return {
-    put: defineMethod(2, ([value, cfg], reply) => withTarget(cfg, reply, ({ key, gid }) => {
-      engine.write([{ gid, key: key ?? getID(value), put: true, value }], (err) => (err === null ? reply(null, value) : reply(err)));
-    })),
+    // Without withTarget's closure: every put pays for this path.
+    put: defineMethod(2, ([value, cfg], reply) => {
+      const target = parseTarget(cfg);
+      if (target instanceof DistError) return reply(target);
+      engine.write([{ gid: target.gid, key: target.key ?? getID(value), put: true, value }], (err) => (err === null ? reply(null, value) : reply(err)));
+    }),
     get: defineMethod(1, ([cfg], reply) => withTarget(cfg, reply, ({ key, gid }) => {
       if (key === null) return reply(null, engine.keys(gid));
       const found = engine.get(gid, key);
