@@ -11,6 +11,7 @@
  * The child dies with its parent: it exits when the IPC channel disconnects.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../env/index.js';
 import { assert } from '../lib/assert.js';
@@ -75,7 +76,14 @@ export interface LaunchedNode {
   stop(): Promise<void>;
 }
 
-export function nodeMainPath(): string {
+/**
+ * The node process's entry: the one-file bundle the build makes of node-main.js (it loads ~80 ms faster
+ * than the module graph), unless the node imports extra program modules: those import the program
+ * registry and the serializer from dist/ and must share them with the entry.
+ */
+export function nodeMainPath(programModules: readonly string[] = []): string {
+  const bundle = fileURLToPath(new URL('./node-main.bundle.mjs', import.meta.url));
+  if (programModules.length === 0 && existsSync(bundle)) return bundle;
   return fileURLToPath(new URL('./node-main.js', import.meta.url));
 }
 
@@ -102,7 +110,7 @@ export function launchNode(options: LaunchOptions, events: LaunchEvents): Launch
   if (options.secret !== undefined) env['DISTRIBUTION_SECRET'] = options.secret;
   const stdio = options.stdio ?? 'inherit';
   // execArgv: [] so the child never inherits a loader, inspector or test-runner flags from the parent.
-  const child = fork(nodeMainPath(), [], { env, execArgv: [], stdio: ['ignore', stdio, stdio, 'ipc'], serialization: 'json' });
+  const child = fork(nodeMainPath(config.programModules), [], { env, execArgv: [], stdio: ['ignore', stdio, stdio, 'ipc'], serialization: 'json' });
   return track(options.id, child, events);
 }
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
 import type { SpawnResult } from '../../src/env/index.js';
+import { nodeMainPath } from '../../src/runtime/index.js';
 import { LocalCluster, until } from './helpers.js';
 
 const testPrograms = fileURLToPath(new URL('./test-programs.js', import.meta.url));
@@ -45,5 +46,31 @@ describe('runtime hosts (child processes)', function () {
     expect((await spawn('child3', 'test-echo')).ok).to.equal(true);
     const duplicate = await spawn('child3', 'test-echo');
     expect(duplicate.ok === false && duplicate.error.code).to.equal('E_NODE_EXISTS');
+  });
+});
+
+describe('runtime hosts: the node entry', function () {
+  this.timeout(30_000);
+
+  it('is the one-file bundle without extra program modules, the module graph with them', () => {
+    expect(nodeMainPath()).to.match(/node-main\.bundle\.mjs$/);
+    expect(nodeMainPath([testPrograms])).to.match(/node-main\.js$/);
+  });
+
+  it('a node started from the bundle runs a built-in program and answers', async () => {
+    const cluster = await LocalCluster.start(['parent']);
+    try {
+      const parent = cluster.get('parent');
+      const pongs: string[] = [];
+      parent.env.net.listen('pong', (from, payload) => pongs.push(`${from}:${Buffer.from(payload).toString()}`));
+      const result = await new Promise<SpawnResult>((resolve) => parent.env.hosts.spawn({ id: 'bundled', program: 'ping', args: { peers: [] } }, resolve));
+      expect(result).to.deep.equal({ ok: true, id: 'bundled' });
+      parent.env.net.send('bundled', 'ping', Buffer.from('abcd'));
+      await until(() => pongs.length === 1, undefined, 'a pong from the bundled node');
+      expect(pongs).to.deep.equal(['bundled:abcd']);
+      parent.env.hosts.stop('bundled');
+    } finally {
+      await cluster.close();
+    }
   });
 });
