@@ -102,6 +102,9 @@ interface Peer {
   queue: Buffer[];
   queueBytes: number;
   flushScheduled: boolean;
+  /** The microtask that flushes this peer: made once, not a closure per flush (a flush per call under
+   * sequential traffic). */
+  readonly flushTask: () => void;
   /** Set while the socket is over `socketBufferedBytesHigh`; the next send callback resumes flushing. */
   waitingDrain: boolean;
   dialFailures: number;
@@ -319,10 +322,7 @@ export class WsNet implements Net {
   private scheduleFlush(peer: Peer): void {
     if (peer.flushScheduled) return;
     peer.flushScheduled = true;
-    queueMicrotask(() => {
-      peer.flushScheduled = false;
-      this.flush(peer);
-    });
+    queueMicrotask(peer.flushTask);
   }
 
   /**
@@ -372,6 +372,10 @@ export class WsNet implements Net {
     const peer: Peer = {
       id, conn: undefined, dial: undefined, queue: [], queueBytes: 0, flushScheduled: false, waitingDrain: false,
       dialFailures: 0, reconnectTimer: undefined,
+      flushTask: () => {
+        peer.flushScheduled = false;
+        this.flush(peer);
+      },
     };
     this.peers.set(id, peer);
     return peer;

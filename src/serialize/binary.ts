@@ -300,21 +300,39 @@ class Encoder {
 
 /** Marks an object id whose object is still being built (only errors: they need name and message first). */
 const underConstruction = Symbol('under construction');
+const emptyInput = new Uint8Array(0);
 
+/**
+ * One document at a time; reused across documents like the encoder (a fresh decoder and its growing
+ * reference table per message were a good part of what a call allocates). `refs` keeps its capacity;
+ * `refCount` says how much of it this document uses, and `end` clears that much, so a decoded value is
+ * never kept alive by the decoder.
+ */
 class Decoder {
   private position = 0;
   private depth = 0;
   private readonly refs: unknown[] = [];
-  private readonly input: Uint8Array;
+  private refCount = 0;
+  private input: Uint8Array = emptyInput;
+  private functionsAllowed = false;
+  busy = false;
 
-  constructor(bytes: Uint8Array, private readonly functionsAllowed: boolean) {
+  decode(bytes: Uint8Array, functionsAllowed: boolean): unknown {
     this.input = bytes;
-  }
-
-  decode(): unknown {
-    const value = this.read();
-    if (this.position !== this.input.length) throw malformed(`${this.input.length - this.position} bytes after the value`, this.position);
-    return value;
+    this.functionsAllowed = functionsAllowed;
+    this.position = 0;
+    this.depth = 0;
+    this.busy = true;
+    try {
+      const value = this.read();
+      if (this.position !== this.input.length) throw malformed(`${this.input.length - this.position} bytes after the value`, this.position);
+      return value;
+    } finally {
+      for (let i = 0; i < this.refCount; i++) this.refs[i] = undefined;
+      this.refCount = 0;
+      this.input = emptyInput;
+      this.busy = false;
+    }
   }
 
   private need(bytes: number): void {
@@ -412,7 +430,7 @@ class Decoder {
 
   private reference(): unknown {
     const id = this.uint32();
-    if (id >= this.refs.length || this.refs[id] === underConstruction) throw new DistError('E_DESERIALIZE_BAD_REFERENCE', `reference to object ${id}, which is not read yet`, { id });
+    if (id >= this.refCount || this.refs[id] === underConstruction) throw new DistError('E_DESERIALIZE_BAD_REFERENCE', `reference to object ${id}, which is not read yet`, { id });
     return this.refs[id];
   }
 
@@ -446,7 +464,7 @@ class Decoder {
   }
 
   private register<T>(object: T): T {
-    this.refs.push(object);
+    this.refs[this.refCount++] = object;
     return object;
   }
 
@@ -487,8 +505,8 @@ class Decoder {
   /** Name and message come first (the encoder writes them first); the error is built and registered
    * before any other field is read, so a cause or field can point back at it. */
   private error(): Error {
-    const id = this.refs.length;
-    this.refs.push(underConstruction);
+    const id = this.refCount;
+    this.register(underConstruction);
     const count = this.count(5);
     const head: { name: unknown; message: unknown } = { name: 'Error', message: '' };
     let error: Error | undefined;
@@ -604,6 +622,7 @@ function malformed(what: string, offset: number): DistError {
 }
 
 let idleEncoder: Encoder | undefined;
+let idleDecoder: Decoder | undefined;
 
 /**
  * Encodes any value the system ships into bytes (the binary form of the shared type model).
@@ -629,8 +648,11 @@ export function decode(bytes: Uint8Array, options: DeserializeOptions = {}): unk
   if (!(bytes instanceof Uint8Array)) throw Object.assign(new TypeError('decode expects a Uint8Array'), { code: 'E_DESERIALIZE_NOT_BYTES' });
   if (bytes.byteLength > documentBytesMax) throw new DistError('E_DESERIALIZE_TOO_LARGE', `document over ${documentBytesMax} bytes`, { length: bytes.byteLength });
   if (bytes.byteLength === 0) throw new DistError('E_DESERIALIZE_TRUNCATED', 'empty input', { offset: 0 });
+  // A getter or constructor run while decoding could decode too: it gets a decoder of its own.
+  const decoder = idleDecoder !== undefined && !idleDecoder.busy ? idleDecoder : new Decoder();
+  idleDecoder ??= decoder;
   try {
-    return new Decoder(bytes, options.functions !== false).decode();
+    return decoder.decode(bytes, options.functions !== false);
   } catch (error) {
     throw asStackOverflow(error, 'E_DESERIALIZE_TOO_DEEP');
   }

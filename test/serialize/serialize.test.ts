@@ -331,4 +331,20 @@ describe('serialize: binary form errors', () => {
     expect(() => decode(new Uint8Array())).to.throw().with.property('code', 'E_DESERIALIZE_TRUNCATED');
     expect(() => decode('text' as unknown as Uint8Array)).to.throw(TypeError);
   });
+
+  it('a document never sees the objects of the one decoded before it (decoders are reused)', () => {
+    const shared = { n: 1 };
+    const cyclic: Record<string, unknown> = { list: [shared, shared] };
+    cyclic['self'] = cyclic;
+    for (let i = 0; i < 3; i++) {
+      const copy = decode(encode(cyclic)) as { self: unknown; list: unknown[] };
+      expect(copy.self).to.equal(copy);
+      expect(copy.list[0]).to.equal(copy.list[1]);
+      // Object 0 is a reference the previous document defined, and this one does not.
+      expect(() => decode(new Uint8Array([0x13, 0, 0, 0, 0]))).to.throw().with.property('code', 'E_DESERIALIZE_BAD_REFERENCE');
+      // A failed document leaves nothing behind either.
+      const partial = encode({ a: [shared, shared] });
+      expect(() => decode(partial.subarray(0, partial.length - 1))).to.throw().with.property('code', 'E_DESERIALIZE_TRUNCATED');
+    }
+  });
 });
