@@ -140,3 +140,8 @@ export function median(values: readonly number[]): number {
 export function settle(start: (cb: LoopCallback) => void): Promise<[unknown, unknown]> {
   return new Promise((resolve) => start((err, value) => resolve([err ?? null, value])));
 }
+
+/** The course's M4 object: five properties. */
+export function fiveProperties(i: number): Record<string, unknown> {
+  return { first: `first-${i}`, last: `last-${i}`, age: 20 + (i % 50), city: `city-${i % 97}`, active: i % 2 === 0 };
+}

@@ -26,16 +26,12 @@ import { open } from 'lmdb';
 import { LmdbDisk } from '../src/runtime/disk.js';
 import { createLocalStorage, StoreEngine } from '../src/protocols/kv/index.js';
 import type { Callback } from '../src/protocols/node/index.js';
-import { formatRate, measureInterleaved, printTable, writeResult } from './harness.js';
+import { fiveProperties, formatRate, measureInterleaved, printTable, writeResult } from './harness.js';
 
 const keysCount = 10_000;
 const putWindow = 50;
 const putRounds = 7;
 
-/** The course's M4 object: five properties. */
-export function fiveProperties(i: number): Record<string, unknown> {
-  return { first: `first-${i}`, last: `last-${i}`, age: 20 + (i % 50), city: `city-${i % 97}`, active: i % 2 === 0 };
-}
 
 type Put = (key: string, value: unknown, done: (err: unknown) => void) => void;
 

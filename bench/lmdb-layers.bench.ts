@@ -1,0 +1,86 @@
+/**
+ * Where the local store path's time goes on top of raw lmdb: the same puts (10,000 five-property objects,
+ * 50 in flight, committed without fsync) through one more layer at a time:
+ *
+ *   raw lmdb          `db.put(key, object)` (msgpack values, string keys)
+ *   + serializer      our encoding into a binary lmdb with the store's key (`kv/local\0<key>`)
+ *   + disk            `LmdbDisk.write` (validation, overlay, batching, settling; values copied)
+ *   + engine          `StoreEngine.write` (key and gid checks, namespaced keys, frozen values)
+ *   + course method   `local.store.put(value, key, cb)`
+ *
+ * Rounds alternate between the layers; each figure is the median round. Companion of lmdb.bench.ts.
+ * Run: npm run build && npm run bench:lmdb-layers      writes bench/results/lmdb-layers.json.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { open } from 'lmdb';
+import { LmdbDisk } from '../src/runtime/disk.js';
+import { createLocalStorage, StoreEngine } from '../src/protocols/kv/index.js';
+import { encode } from '../src/serialize/index.js';
+import { fiveProperties, median, printTable, writeResult } from './harness.js';
+
+const keysCount = 10_000;
+const putWindow = 50;
+const rounds = 15;
+
+type Put = (key: string, value: unknown, done: (err: unknown) => void) => void;
+
+function putAll(put: Put, round: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let started = 0;
+    let finished = 0;
+    const startMs = performance.now();
+    const launch = (): void => {
+      const i = started++;
+      put(`key-${i}`, fiveProperties(i + round), (err) => {
+        if (err) return reject(err);
+        if (++finished === keysCount) return resolve(performance.now() - startMs);
+        if (started < keysCount) launch();
+      });
+    };
+    for (let i = 0; i < putWindow; i++) launch();
+  });
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'distribution-bench-lmdb-layers-'));
+  const raw = open<unknown, string>({ path: join(root, 'raw'), compression: false, noSync: true });
+  const rawBinary = open<Buffer, string>({ path: join(root, 'raw-binary'), compression: false, noSync: true, encoding: 'binary' });
+  const disk = new LmdbDisk(join(root, 'disk'), { durableAt: 'commit' });
+  const engineDisk = new LmdbDisk(join(root, 'engine'), { durableAt: 'commit' });
+  const engine = new StoreEngine(engineDisk);
+  const storeDisk = new LmdbDisk(join(root, 'store'), { durableAt: 'commit' });
+  const store = createLocalStorage(new StoreEngine(storeDisk)) as Record<string, (...args: unknown[]) => void>;
+  const layers: Record<string, Put> = {
+    'raw lmdb': (key, value, done) => void raw.put(key, value).then(() => done(null), done),
+    '+ serializer': (key, value, done) => void rawBinary.put(`kv/local\0${key}`, Buffer.from(encode(value))).then(() => done(null), done),
+    '+ disk': (key, value, done) => disk.write([{ key: `kv/local\0${key}`, value: encode(value) }], (r) => done(r.ok ? null : r.error)),
+    '+ engine': (key, value, done) => engine.write([{ gid: 'local', key, put: true, value }], done),
+    '+ course method': (key, value, done) => store['put']!(value, key, done),
+  };
+  const names = Object.keys(layers);
+  const ms: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for (const name of names) await putAll(layers[name]!, 0); // warm-up
+  for (let round = 1; round <= rounds; round++) {
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) ms[name]!.push(await putAll(layers[name]!, round));
+  }
+  const usPerPut = (name: string): number => (median(ms[name]!) / keysCount) * 1000;
+  const rawUs = usPerPut('raw lmdb');
+  const rows = names.map((name, i) => ({
+    layer: name, 'µs per put': usPerPut(name).toFixed(2),
+    'this layer': i === 0 ? '' : `${(usPerPut(name) - usPerPut(names[i - 1]!)).toFixed(2)} µs`,
+    'over raw': `${((usPerPut(name) / rawUs - 1) * 100).toFixed(1)}%`,
+  }));
+  console.log(`\nstore path layer by layer: ${keysCount} five-property puts, ${putWindow} in flight, committed without fsync, median of ${rounds} rounds`);
+  printTable(rows);
+  console.log(`\nwrote ${writeResult('lmdb-layers', { keysCount, putWindow, rounds, usPerPut: Object.fromEntries(names.map((n) => [n, usPerPut(n)])) })}`);
+  await Promise.all([raw.close(), rawBinary.close(), disk.close(), engineDisk.close(), storeDisk.close()]);
+  rmSync(root, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
