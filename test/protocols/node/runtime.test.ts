@@ -2,10 +2,10 @@
  * spawned with status.spawn, talking over loopback websockets. Time only bounds the waits. */
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { createRuntime, type Runtime } from '../../../src/runtime/index.js';
+import { createRuntime, processBusyPoller, type Runtime } from '../../../src/runtime/index.js';
 import { createNodeProgram, type GroupsLayer } from '../../../src/protocols/groups/index.js';
 import { getSID, nodeIdOf, type Callback, type DistNode } from '../../../src/protocols/node/index.js';
-import { tempDir } from '../../runtime/helpers.js';
+import { tempDir, until } from '../../runtime/helpers.js';
 import { codeOf } from '../helpers.js';
 
 const self = { ip: '127.0.0.1', port: 9100 };
@@ -50,6 +50,14 @@ describe('node runtime on real processes (loopback)', function () {
     const [err, heapTotal] = await send(['heapTotal'], { node: b, service: 'status', method: 'get' });
     expect(err).to.equal(null);
     expect(heapTotal).to.be.a('number').greaterThan(0);
+  });
+
+  it('calls keep the loop polling while their answers are owed, and not after (busy polling)', async () => {
+    const spinsBefore = processBusyPoller.stats.spins;
+    for (let i = 0; i < 20; i++) expect(await send(['port'], { node: a, service: 'status', method: 'get' })).to.deep.equal([null, 9101]);
+    expect(processBusyPoller.stats.spins, 'calls marked as awaiting a reply start spins').to.be.greaterThan(spinsBefore);
+    // Background calls (membership probes) may owe an answer for a moment: wait for a quiet instant.
+    await until(() => processBusyPoller.owedAnswers === 0 && !processBusyPoller.isSpinning, undefined, 'the poller to stop');
   });
 
   it('comm.send between two child processes', async () => {
