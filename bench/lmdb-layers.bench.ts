@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const store = createLocalStorage(new StoreEngine(storeDisk)) as Record<string, (...args: unknown[]) => void>;
   const layers: Record<string, Put> = {
     'raw lmdb': (key, value, done) => void raw.put(key, value).then(() => done(null), done),
-    '+ serializer': (key, value, done) => void rawBinary.put(`kv/local\0${key}`, Buffer.from(encode(value))).then(() => done(null), done),
+    '+ serializer': (key, value, done) => void rawBinary.put(`kv/local\0${key}`, encode(value) as Buffer).then(() => done(null), done),
     '+ disk': (key, value, done) => disk.write([{ key: `kv/local\0${key}`, value: encode(value) }], (r) => done(r.ok ? null : r.error)),
     '+ engine': (key, value, done) => engine.write([{ gid: 'local', key, put: true, value }], done),
     '+ course method': (key, value, done) => store['put']!(value, key, done),
