@@ -39,6 +39,11 @@ export interface BusyPollConfig {
 export const busyPollDefaults: BusyPollConfig = Object.freeze({ callWindowUs: 1_000, answerWindowUs: 100 });
 /** Upper bound on either window: a longer spin is CPU burnt for nothing. */
 export const busyPollWindowUsMax = 10_000;
+/**
+ * Turns a spin may take without a network event, whatever the clock says: ~15 ms at ~0.7 µs a turn, above
+ * any window; a bound if the clock stands still (a test's fake timers drive setImmediate, freeze `performance`).
+ */
+const quietTurnsMax = 20_000;
 /** Off-CPU time within one loop turn that means the process was descheduled mid-spin. */
 const preemptedUs = 500;
 const quietAfterPreemptionMs = 10;
@@ -65,6 +70,7 @@ export class BusyPoller {
   private spinning = false;
   private lastTurnMs = 0;
   private lastTurnCpuUs = 0;
+  private turnsSinceEvent = 0;
   readonly stats: BusyPollStats = { spins: 0, turns: 0, expired: 0, preempted: 0 };
 
   constructor(config: BusyPollConfig = busyPollDefaults) {
@@ -92,6 +98,7 @@ export class BusyPoller {
   sentCall(): void {
     this.owed++;
     this.lastEventMs = performance.now();
+    this.turnsSinceEvent = 0;
     if (this.callWindowMs > 0) this.spin(this.lastEventMs);
   }
 
@@ -100,6 +107,7 @@ export class BusyPoller {
     if (this.answerWindowMs === 0) return;
     const nowMs = performance.now();
     this.answerUntilMs = nowMs + this.answerWindowMs;
+    this.turnsSinceEvent = 0;
     this.spin(nowMs);
   }
 
@@ -107,6 +115,7 @@ export class BusyPoller {
   received(frames: number): void {
     this.owed = Math.max(0, this.owed - frames);
     this.lastEventMs = performance.now();
+    this.turnsSinceEvent = 0;
   }
 
   private spin(nowMs: number): void {
@@ -120,6 +129,7 @@ export class BusyPoller {
 
   private readonly turn = (): void => {
     this.stats.turns++;
+    const quietTooLong = ++this.turnsSinceEvent > quietTurnsMax;
     const nowMs = performance.now();
     const nowCpuUs = cpuUs();
     const offCpuUs = (nowMs - this.lastTurnMs) * 1000 - (nowCpuUs - this.lastTurnCpuUs);
@@ -131,12 +141,12 @@ export class BusyPoller {
       this.spinning = false;
       return;
     }
-    if (this.owed > 0 && nowMs - this.lastEventMs > this.callWindowMs) {
+    if (this.owed > 0 && (nowMs - this.lastEventMs > this.callWindowMs || quietTooLong)) {
       this.stats.expired++;
       this.owed = 0;
     }
     const awaiting = this.owed > 0 && this.callWindowMs > 0;
-    if (awaiting || nowMs < this.answerUntilMs) setImmediate(this.turn);
+    if (awaiting || (nowMs < this.answerUntilMs && !quietTooLong)) setImmediate(this.turn);
     else this.spinning = false;
   };
 }

@@ -49,6 +49,29 @@ describe('runtime: busy polling around calls', () => {
     expect(poller.owedAnswers).to.equal(0);
   });
 
+  it('a clock that stands still (fake timers) cannot keep it spinning', async () => {
+    const realNow = performance.now.bind(performance);
+    const poller = new BusyPoller({ callWindowUs: callUs, answerWindowUs: answerUs });
+    performance.now = () => 0; // the module reads the same performance object
+    try {
+      poller.sentCall();
+      poller.sentAnswer();
+      await new Promise<void>((resolve, reject) => {
+        const startMs = realNow();
+        const check = (): void => {
+          if (!poller.isSpinning) return resolve();
+          if (realNow() - startMs > 5_000) return reject(new Error('still spinning'));
+          setTimeout(check, 1);
+        };
+        check();
+      });
+    } finally {
+      performance.now = realNow;
+    }
+    expect(poller.owedAnswers).to.equal(0);
+    expect(poller.stats.expired).to.equal(1);
+  });
+
   it('both windows at 0 turn it off', async () => {
     const poller = new BusyPoller({ callWindowUs: 0, answerWindowUs: 0 });
     poller.sentCall();
