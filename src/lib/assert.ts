@@ -10,8 +10,10 @@ export class AssertionError extends Error {
   }
 }
 
-export function assert(condition: unknown, message = 'assertion failed'): asserts condition {
-  if (!condition) throw new AssertionError(message);
+/** `message` may be a function, for messages that interpolate values: a template literal would be built
+ * on every call, and some assertions sit on paths every call takes. */
+export function assert(condition: unknown, message: string | (() => string) = 'assertion failed'): asserts condition {
+  if (!condition) throw new AssertionError(typeof message === 'function' ? message() : message);
 }
 
 export function assertNever(value: never, message = 'unreachable'): never {

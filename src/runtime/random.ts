@@ -17,7 +17,7 @@ export class SeededRandom implements Random {
 
   int(minInclusive: number, maxExclusive: number): number {
     assert(Number.isSafeInteger(minInclusive) && Number.isSafeInteger(maxExclusive), 'random.int: bounds must be safe integers');
-    assert(minInclusive < maxExclusive, `random.int: empty range [${minInclusive}, ${maxExclusive})`);
+    assert(minInclusive < maxExclusive, () => `random.int: empty range [${minInclusive}, ${maxExclusive})`);
     return minInclusive + Math.floor(this.prng.double() * (maxExclusive - minInclusive));
   }
 

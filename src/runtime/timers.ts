@@ -19,7 +19,7 @@ export class RealTimers implements Timers {
   private closed = false;
 
   set(delayMs: Millis, onFire: () => void): TimerId {
-    assert(Number.isFinite(delayMs) && delayMs >= 0, `timers.set: delayMs must be finite and >= 0, got ${delayMs}`);
+    assert(Number.isFinite(delayMs) && delayMs >= 0, () => `timers.set: delayMs must be finite and >= 0, got ${delayMs}`);
     assert(typeof onFire === 'function', 'timers.set: onFire must be a function');
     const id = this.idNext++;
     if (this.closed) return id; // a stopped node schedules nothing

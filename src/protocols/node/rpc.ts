@@ -65,7 +65,7 @@ export function isRpcId(id: unknown): id is string {
  * source (not a closure), so the function here and the one a receiver recompiles behave the same. */
 export function rpcStub(creator: NodeId, rpcId: string): (...args: unknown[]) => void {
   assert(typeof creator === 'string' && creator.length > 0, 'rpcStub needs a creator id');
-  assert(isRpcId(rpcId), `bad rpc id: ${rpcId}`);
+  assert(isRpcId(rpcId), () => `bad rpc id: ${rpcId}`);
   const source = `function rpcStub(...args) {
   const callback = typeof args[args.length - 1] === 'function' ? args.pop() : () => {};
   const node = globalThis[Symbol.for(${JSON.stringify(currentKey)})] ?? globalThis[Symbol.for(${JSON.stringify(processKey)})];
