@@ -46,6 +46,8 @@ export const busyPollWindowUsMax = 10_000;
 const quietTurnsMax = 20_000;
 /** Off-CPU time within one loop turn that means the process was descheduled mid-spin. */
 const preemptedUs = 500;
+/** Turns between two readings of the process's CPU time while spinning. */
+const cpuCheckTurns = 16;
 const quietAfterPreemptionMs = 10;
 export const busyPollEnvVars = Object.freeze({ callWindowUs: 'DISTRIBUTION_BUSY_POLL_CALL_US', answerWindowUs: 'DISTRIBUTION_BUSY_POLL_ANSWER_US' });
 
@@ -69,7 +71,10 @@ export class BusyPoller {
   private quietUntilMs = 0;
   private spinning = false;
   private lastTurnMs = 0;
-  private lastTurnCpuUs = 0;
+  /** Wall and CPU time at the last preemption check, and turns since. */
+  private checkMs = 0;
+  private checkCpuUs = 0;
+  private turnsSinceCpuCheck = 0;
   private turnsSinceEvent = 0;
   readonly stats: BusyPollStats = { spins: 0, turns: 0, expired: 0, preempted: 0 };
 
@@ -123,7 +128,9 @@ export class BusyPoller {
     this.spinning = true;
     this.stats.spins++;
     this.lastTurnMs = nowMs;
-    this.lastTurnCpuUs = cpuUs();
+    this.checkMs = nowMs;
+    this.checkCpuUs = cpuUs();
+    this.turnsSinceCpuCheck = 0;
     setImmediate(this.turn);
   }
 
@@ -131,16 +138,23 @@ export class BusyPoller {
     this.stats.turns++;
     const quietTooLong = ++this.turnsSinceEvent > quietTurnsMax;
     const nowMs = performance.now();
-    const nowCpuUs = cpuUs();
-    const offCpuUs = (nowMs - this.lastTurnMs) * 1000 - (nowCpuUs - this.lastTurnCpuUs);
-    this.lastTurnMs = nowMs;
-    this.lastTurnCpuUs = nowCpuUs;
-    if (offCpuUs > preemptedUs) {
-      this.stats.preempted++;
-      this.quietUntilMs = nowMs + quietAfterPreemptionMs;
-      this.spinning = false;
-      return;
+    if (++this.turnsSinceCpuCheck === cpuCheckTurns || nowMs - this.lastTurnMs > preemptedUs / 1000) {
+      // Off-CPU time over the turns since the last check (a spinning loop never blocks, so the wall time
+      // it did not run is time it was descheduled). Checked every few turns and after any long one:
+      // reading the process's CPU time is a system call, and a busy loop turns once per batch it handles.
+      this.turnsSinceCpuCheck = 0;
+      const nowCpuUs = cpuUs();
+      const offCpuUs = (nowMs - this.checkMs) * 1000 - (nowCpuUs - this.checkCpuUs);
+      this.checkMs = nowMs;
+      this.checkCpuUs = nowCpuUs;
+      if (offCpuUs > preemptedUs) {
+        this.stats.preempted++;
+        this.quietUntilMs = nowMs + quietAfterPreemptionMs;
+        this.spinning = false;
+        return;
+      }
     }
+    this.lastTurnMs = nowMs;
     if (this.owed > 0 && (nowMs - this.lastEventMs > this.callWindowMs || quietTooLong)) {
       this.stats.expired++;
       this.owed = 0;
