@@ -145,3 +145,24 @@ export function settle(start: (cb: LoopCallback) => void): Promise<[unknown, unk
 export function fiveProperties(i: number): Record<string, unknown> {
   return { first: `first-${i}`, last: `last-${i}`, age: 20 + (i % 50), city: `city-${i % 97}`, active: i % 2 === 0 };
 }
+
+export type Put = (key: string, value: unknown, done: (err: unknown) => void) => void;
+
+/** `keysCount` puts of `fiveProperties` (shifted by `round`) with at most `window` in flight; ms until the
+ * last is acknowledged. */
+export function putFiveProperties(put: Put, round: number, keysCount: number, window: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let started = 0;
+    let finished = 0;
+    const startMs = performance.now();
+    const launch = (): void => {
+      const i = started++;
+      put(`key-${i}`, fiveProperties(i + round), (err) => {
+        if (err) return reject(err);
+        if (++finished === keysCount) return resolve(performance.now() - startMs);
+        if (started < keysCount) launch();
+      });
+    };
+    for (let i = 0; i < Math.min(window, keysCount); i++) launch();
+  });
+}

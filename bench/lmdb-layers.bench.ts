@@ -14,35 +14,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { open } from 'lmdb';
 import { LmdbDisk } from '../src/runtime/disk.js';
 import { createLocalStorage, StoreEngine } from '../src/protocols/kv/index.js';
 import { encode } from '../src/serialize/index.js';
-import { fiveProperties, median, printTable, writeResult } from './harness.js';
+import { median, printTable, putFiveProperties, writeResult, type Put } from './harness.js';
 
 const keysCount = 10_000;
 const putWindow = 50;
 const rounds = 15;
-
-type Put = (key: string, value: unknown, done: (err: unknown) => void) => void;
-
-function putAll(put: Put, round: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let started = 0;
-    let finished = 0;
-    const startMs = performance.now();
-    const launch = (): void => {
-      const i = started++;
-      put(`key-${i}`, fiveProperties(i + round), (err) => {
-        if (err) return reject(err);
-        if (++finished === keysCount) return resolve(performance.now() - startMs);
-        if (started < keysCount) launch();
-      });
-    };
-    for (let i = 0; i < putWindow; i++) launch();
-  });
-}
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'distribution-bench-lmdb-layers-'));
@@ -62,9 +42,9 @@ async function main(): Promise<void> {
   };
   const names = Object.keys(layers);
   const ms: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
-  for (const name of names) await putAll(layers[name]!, 0); // warm-up
+  for (const name of names) await putFiveProperties(layers[name]!, 0, keysCount, putWindow); // warm-up
   for (let round = 1; round <= rounds; round++) {
-    for (const name of round % 2 === 0 ? names : [...names].reverse()) ms[name]!.push(await putAll(layers[name]!, round));
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) ms[name]!.push(await putFiveProperties(layers[name]!, round, keysCount, putWindow));
   }
   const usPerPut = (name: string): number => (median(ms[name]!) / keysCount) * 1000;
   const rawUs = usPerPut('raw lmdb');

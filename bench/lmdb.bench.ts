@@ -21,37 +21,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { open } from 'lmdb';
 import { LmdbDisk } from '../src/runtime/disk.js';
 import { createLocalStorage, StoreEngine } from '../src/protocols/kv/index.js';
 import type { Callback } from '../src/protocols/node/index.js';
-import { fiveProperties, formatRate, measureInterleaved, printTable, writeResult } from './harness.js';
+import { formatRate, measureInterleaved, printTable, putFiveProperties, writeResult, type Put } from './harness.js';
 
 const keysCount = 10_000;
 const putWindow = 50;
 const putRounds = 7;
 
-
-type Put = (key: string, value: unknown, done: (err: unknown) => void) => void;
-
-/** `keysCount` puts with at most `putWindow` in flight; ms until the last is acknowledged. */
-function putAll(put: Put, round: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let started = 0;
-    let finished = 0;
-    const startMs = performance.now();
-    const launch = (): void => {
-      const i = started++;
-      put(`key-${i}`, fiveProperties(i + round), (err) => {
-        if (err) return reject(err);
-        if (++finished === keysCount) return resolve(performance.now() - startMs);
-        if (started < keysCount) launch();
-      });
-    };
-    for (let i = 0; i < putWindow; i++) launch();
-  });
-}
 
 function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
@@ -75,10 +54,10 @@ async function main(): Promise<void> {
   const names = Object.keys(puts) as (keyof typeof puts)[];
 
   const putMs = { raw: [] as number[], ours: [] as number[], rawCommit: [] as number[], oursCommit: [] as number[] };
-  for (const name of names) await putAll(puts[name], 0); // warm-up, and the data the gets read
+  for (const name of names) await putFiveProperties(puts[name], 0, keysCount, putWindow); // warm-up, and the data the gets read
   for (let round = 1; round <= putRounds; round++) {
     // Who goes first alternates too: the first of a round may find the machine quieter.
-    for (const name of round % 2 === 0 ? names : [...names].reverse()) putMs[name].push(await putAll(puts[name], round));
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) putMs[name].push(await putFiveProperties(puts[name], round, keysCount, putWindow));
   }
   const putRate = Object.fromEntries(names.map((name) => [name, (keysCount / median(putMs[name])) * 1000])) as Record<keyof typeof puts, number>;
 
