@@ -17,8 +17,8 @@
  * - A process that just answered keeps turning for `answerWindowUs`: a caller that calls in a loop sends
  *   the next call within a few tens of µs. Short, so processes that answer now and then stay asleep.
  * - A spin that finds the process was off its CPU for more than `preemptedUs` (more runnable threads
- *   than CPUs: several nodes on a small host) stops, and none starts for `quietAfterPreemptionMs`:
- *   polling would then take the CPU from the very process whose answer is awaited.
+ *   than CPUs: several nodes on a small host) stops and forgets what is owed, and none starts for
+ *   `quietAfterPreemptionMs`: polling would then take the CPU from the very process whose answer is awaited.
  * An idle node never spins.
  */
 import { performance } from 'node:perf_hooks';
@@ -44,7 +44,7 @@ export const busyPollWindowUsMax = 10_000;
  * any window; a bound if the clock stands still (a test's fake timers drive setImmediate, freeze `performance`).
  */
 const quietTurnsMax = 20_000;
-/** Off-CPU time within one loop turn that means the process was descheduled mid-spin. */
+/** Off-CPU time since the last check that means the process was descheduled mid-spin. */
 const preemptedUs = 500;
 /** Turns between two readings of the process's CPU time while spinning. */
 const cpuCheckTurns = 16;
@@ -150,6 +150,7 @@ export class BusyPoller {
       if (offCpuUs > preemptedUs) {
         this.stats.preempted++;
         this.quietUntilMs = nowMs + quietAfterPreemptionMs;
+        this.owed = 0; // a spin that stops forgets what is owed; the next call starts afresh
         this.spinning = false;
         return;
       }
