@@ -40,7 +40,8 @@ export function hashPlacer(hash: HashFn): MemberPlacer {
     forMembers(members: readonly NodeId[]): (key: string) => NodeId {
       const byNid = new Map(members.map((id) => [nidOf(id), id]));
       const nids = [...byNid.keys()];
-      return (key) => byNid.get(hash(getID(key), nids)) ?? '';
+      // A copy per key: course hash functions may sort or even push into the array they are given.
+      return (key) => byNid.get(hash(getID(key), nids.slice())) ?? '';
     },
   };
 }
@@ -56,11 +57,19 @@ function groupTarget(cfg: unknown, gid: string): KvTarget | DistError {
 export function createGroupStorage(host: GroupStorageHost, service: 'mem' | 'store'): Service {
   const refuse = (reply: Callback, err: Error): void => host.later(() => reply(err));
 
+  // The members' NIDs (a sha256 each) change only with the members or the hash: kept until either does.
+  let placing: { hash: HashFn; membersKey: string; place: (key: string) => NodeId } | undefined;
+  const placerOf = (hash: HashFn, ids: NodeId[]): ((key: string) => NodeId) => {
+    const membersKey = ids.join('\n');
+    if (placing?.hash !== hash || placing.membersKey !== membersKey) placing = { hash, membersKey, place: hashPlacer(hash).forMembers(ids) };
+    return placing.place;
+  };
+
   /** The owner of `key` among the members now, or the error a caller gets. */
   const ownerOf = (key: string): NodeAddress | DistError => {
     const members = host.members();
     if (members.length === 0) return new DistError('E_GROUP_EMPTY', `group ${host.gid} has no members`, { gid: host.gid });
-    const owner = hashPlacer(host.hash()).forMembers(members.map(([, address]) => nodeIdOf(address)))(key);
+    const owner = placerOf(host.hash(), members.map(([, address]) => nodeIdOf(address)))(key);
     if (owner === '') return new DistError('E_KV_BAD_HASH', `the hash of group ${host.gid} named no member`, { gid: host.gid });
     return addressOf(owner);
   };

@@ -11,7 +11,7 @@
  * Keys and positions are 64-hex-digit sha256 strings, so comparing them as strings compares them as
  * numbers: the ring needs no BigInt. Nothing here mutates its inputs; same inputs, same owner.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { assert } from '../../lib/assert.js';
 import { DistError } from '../../lib/errors.js';
 import { getID, naiveHash, type HashFn } from '../node/id.js';
@@ -43,7 +43,7 @@ export function parsePlacement(value: unknown): Placement | DistError {
 }
 
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** One point of the ring: a position and the member it belongs to. */

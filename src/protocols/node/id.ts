@@ -11,7 +11,7 @@
  * `hashName` / `hashByName` turn it into `'naiveHash'` and back when the config crosses the wire, so a
  * receiver gets its own identical function object rather than a recompiled copy without its imports.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { NodeId } from '../../env/index.js';
 import { assert } from '../../lib/assert.js';
 
@@ -50,7 +50,7 @@ export function addressOf(id: NodeId): NodeAddress {
 
 /** sha256 hex of `JSON.stringify(obj)`. */
 export function getID(obj: unknown): string {
-  return createHash('sha256').update(JSON.stringify(obj) ?? 'undefined').digest('hex');
+  return hash('sha256', JSON.stringify(obj) ?? 'undefined', 'hex');
 }
 
 /** Only `{ip, port}` count, in that order, whatever else the object carries. */

@@ -90,6 +90,23 @@ describe('kv: course mem/store on node programs (simulator)', () => {
         });
       }
 
+      it('a course-style hash that pushes into and sorts the array it is given routes every key the same', () => {
+        // The course stencil's consistent hash adds the key to `nids` and sorts it in place.
+        const mutating: HashFn = (kid, nids) => {
+          const ring = nids as string[];
+          ring.push(kid);
+          ring.sort();
+          const at = ring.indexOf(kid);
+          return ring[(at + 1) % ring.length] === kid ? (ring[0] as string) : (ring[(at + 1) % ring.length] as string);
+        };
+        const reference: HashFn = (kid, nids) => mutating(kid, [...nids]);
+        putGroup('g1', members, members, mutating);
+        for (let i = 0; i < 12; i++) {
+          run((cb) => group('n1', 'g1', service).put!(person(i), `key-${i}`, cb));
+          expect(holders(service, 'g1', `key-${i}`)).to.deep.equal([ownerBy(reference, `key-${i}`, members)]);
+        }
+      });
+
       it('get(null) gives ({}, all keys across members); del and append route; errors are single values', () => {
         putGroup('g1', members, members);
         const keys = Array.from({ length: 10 }, (_, i) => `key-${i}`);
