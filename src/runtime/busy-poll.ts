@@ -23,6 +23,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { assert } from '../lib/assert.js';
+import { DistError } from '../lib/errors.js';
 
 export interface BusyPollConfig {
   /** Longest spin while answers are owed, after the latest event; 0: callers never spin. */
@@ -138,22 +139,12 @@ export class BusyPoller {
     this.stats.turns++;
     const quietTooLong = ++this.turnsSinceEvent > quietTurnsMax;
     const nowMs = performance.now();
-    if (++this.turnsSinceCpuCheck === cpuCheckTurns || nowMs - this.lastTurnMs > preemptedUs / 1000) {
-      // Off-CPU time over the turns since the last check (a spinning loop never blocks, so the wall time
-      // it did not run is time it was descheduled). Checked every few turns and after any long one:
-      // reading the process's CPU time is a system call, and a busy loop turns once per batch it handles.
-      this.turnsSinceCpuCheck = 0;
-      const nowCpuUs = cpuUs();
-      const offCpuUs = (nowMs - this.checkMs) * 1000 - (nowCpuUs - this.checkCpuUs);
-      this.checkMs = nowMs;
-      this.checkCpuUs = nowCpuUs;
-      if (offCpuUs > preemptedUs) {
-        this.stats.preempted++;
-        this.quietUntilMs = nowMs + quietAfterPreemptionMs;
-        this.owed = 0; // a spin that stops forgets what is owed; the next call starts afresh
-        this.spinning = false;
-        return;
-      }
+    if (this.preempted(nowMs)) {
+      this.stats.preempted++;
+      this.quietUntilMs = nowMs + quietAfterPreemptionMs;
+      this.owed = 0; // a spin that stops forgets what is owed; the next call starts afresh
+      this.spinning = false;
+      return;
     }
     this.lastTurnMs = nowMs;
     if (this.owed > 0 && (nowMs - this.lastEventMs > this.callWindowMs || quietTooLong)) {
@@ -164,6 +155,22 @@ export class BusyPoller {
     if (awaiting || (nowMs < this.answerUntilMs && !quietTooLong)) setImmediate(this.turn);
     else this.spinning = false;
   };
+
+  /**
+   * Whether the process spent over `preemptedUs` off its CPU since the last check (a spinning loop never
+   * blocks, so the wall time it did not run is time it was descheduled). Checked every few turns and
+   * after any long one: reading the process's CPU time is a system call, and a busy loop turns once per
+   * batch it handles.
+   */
+  private preempted(nowMs: number): boolean {
+    if (++this.turnsSinceCpuCheck !== cpuCheckTurns && nowMs - this.lastTurnMs <= preemptedUs / 1000) return false;
+    this.turnsSinceCpuCheck = 0;
+    const nowCpuUs = cpuUs();
+    const offCpuUs = (nowMs - this.checkMs) * 1000 - (nowCpuUs - this.checkCpuUs);
+    this.checkMs = nowMs;
+    this.checkCpuUs = nowCpuUs;
+    return offCpuUs > preemptedUs;
+  }
 }
 
 /** CPU time of the whole process (all threads), µs. */
@@ -184,7 +191,7 @@ export function busyPollConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Bus
     if (text === undefined || text.trim() === '') return busyPollDefaults[name];
     const windowUs = Number(text);
     if (!Number.isFinite(windowUs) || windowUs < 0 || windowUs > busyPollWindowUsMax) {
-      throw new Error(`${busyPollEnvVars[name]}=${JSON.stringify(text)}: expected 0..${busyPollWindowUsMax} (µs)`);
+      throw new DistError('E_CONFIG', `${busyPollEnvVars[name]}=${JSON.stringify(text)}: expected 0..${busyPollWindowUsMax} (µs)`, { field: busyPollEnvVars[name] });
     }
     return windowUs;
   };

@@ -85,7 +85,7 @@ describe('runtime: busy polling around calls', () => {
     expect(busyPollConfigFromEnv({})).to.deep.equal(busyPollDefaults);
     expect(busyPollConfigFromEnv({ [busyPollEnvVars.callWindowUs]: '250', [busyPollEnvVars.answerWindowUs]: '0' }))
       .to.deep.equal({ callWindowUs: 250, answerWindowUs: 0 });
-    expect(() => busyPollConfigFromEnv({ [busyPollEnvVars.callWindowUs]: 'fast' })).to.throw(busyPollEnvVars.callWindowUs);
+    expect(() => busyPollConfigFromEnv({ [busyPollEnvVars.callWindowUs]: 'fast' })).to.throw(busyPollEnvVars.callWindowUs).with.property('code', 'E_CONFIG');
     expect(() => busyPollConfigFromEnv({ [busyPollEnvVars.answerWindowUs]: '-1' })).to.throw(busyPollEnvVars.answerWindowUs);
     expect(() => busyPollConfigFromEnv({ [busyPollEnvVars.answerWindowUs]: '1e9' })).to.throw('0..');
     expect(() => new BusyPoller({ callWindowUs: Number.NaN, answerWindowUs: 0 })).to.throw('callWindowUs');
