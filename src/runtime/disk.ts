@@ -253,14 +253,13 @@ export class LmdbDisk implements Disk {
     this.settle(writes, failure === undefined ? () => durableOk : () => commitFailed(failure));
   }
 
+  /** The writes' puts and removes: synchronous calls inside `transactionSync`, or queued for `db.batch`. */
   private apply(writes: readonly QueuedWrite[], sync = false): void {
+    const db = this.db;
     for (const write of writes) {
-      for (const op of write.ops) {
-        if (sync) {
-          if (op.value === undefined) this.db.removeSync(op.key as never);
-          else this.db.putSync(op.key as never, op.value);
-        } else if (op.value === undefined) void this.db.remove(op.key as never);
-        else void this.db.put(op.key as never, op.value);
+      for (const { key, value } of write.ops) {
+        if (value === undefined) void (sync ? db.removeSync(key as never) : db.remove(key as never));
+        else void (sync ? db.putSync(key as never, value) : db.put(key as never, value));
       }
     }
   }

@@ -305,8 +305,8 @@ const emptyInput = new Uint8Array(0);
 /**
  * One document at a time; reused across documents like the encoder (a fresh decoder and its growing
  * reference table per message were a good part of what a call allocates). `refs` keeps its capacity;
- * `refCount` says how much of it this document uses, and `end` clears that much, so a decoded value is
- * never kept alive by the decoder.
+ * `refCount` says how much of it this document uses, and the end of `decode` clears that much, so a
+ * decoded value is never kept alive by the decoder.
  */
 class Decoder {
   private position = 0;
