@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import type { DiskWriteResult } from '../../src/env/index.js';
+import { syncCommitOpsMax } from '../../src/runtime/disk.js';
 import { LmdbDisk } from '../../src/runtime/index.js';
 import { tempDir, until } from './helpers.js';
 
@@ -60,7 +61,7 @@ describe('runtime lmdb disk specifics', () => {
     });
   }
 
-  it("with durableAt 'commit', lone writes, batches and writes during an async commit keep their order", async () => {
+  it("with durableAt 'commit', lone writes, batches up to the bound (this thread), larger ones and writes during an async commit (lmdb's writer) keep their order", async () => {
     await disk.close();
     disk = new LmdbDisk(dir.path, { durableAt: 'commit' });
     const acks: string[] = [];
@@ -69,13 +70,21 @@ describe('runtime lmdb disk specifics', () => {
       resolve(r);
     }));
     expect((await write('k', 'lone-1', 'lone-1')).ok).to.equal(true); // alone: commits on this thread
-    const burst = Array.from({ length: 20 }, (_, i) => write('k', `burst-${i}`, `burst-${i}`)); // one tick: async batch
+    const small = Array.from({ length: syncCommitOpsMax }, (_, i) => write('k', `small-${i}`, `small-${i}`)); // at the bound: this thread too
+    expect(text(disk.get('k'))).to.equal(`small-${syncCommitOpsMax - 1}`);
+    await Promise.resolve();
+    expect(disk.asyncCommitsInFlight).to.equal(0);
+    await Promise.all(small);
+    const burstLength = syncCommitOpsMax + 1; // one tick, over the bound: an async batch
+    const burst = Array.from({ length: burstLength }, (_, i) => write('k', `burst-${i}`, `burst-${i}`));
     await Promise.resolve();
     await Promise.resolve();
+    expect(disk.asyncCommitsInFlight).to.equal(1);
     const during = write('k', 'during', 'during'); // queued while the burst's commit is in flight: async too
     expect(text(disk.get('k'))).to.equal('during');
     await Promise.all([...burst, during]);
-    expect(acks).to.deep.equal(['lone-1', ...Array.from({ length: 20 }, (_, i) => `burst-${i}`), 'during']);
+    const smallTags = Array.from({ length: syncCommitOpsMax }, (_, i) => `small-${i}`);
+    expect(acks).to.deep.equal(['lone-1', ...smallTags, ...Array.from({ length: burstLength }, (_, i) => `burst-${i}`), 'during']);
     expect((await write('k', 'lone-2', 'lone-2')).ok).to.equal(true);
     expect(disk.pendingKeyCount).to.equal(0);
     await disk.close();
