@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RootDatabase } from 'lmdb';
 
 /** How long one measurement runs; short enough for CI-sized machines, long enough to leave JIT warm-up behind. */
 export const measureMsDefault = Number(process.env.BENCH_MEASURE_MS ?? 400);
@@ -165,4 +166,26 @@ export function putFiveProperties(put: Put, round: number, keysCount: number, wi
     };
     for (let i = 0; i < Math.min(window, keysCount); i++) launch();
   });
+}
+
+/** Raw lmdb committing as our disk does under noSync: one run's puts in one `transactionSync`, each
+ * value through `encode` first (identity: lmdb's own msgpack). */
+export function syncCommitPut<V>(db: RootDatabase<V, string>, encode: (value: unknown) => V = (value) => value as V): Put {
+  let queued: [string, V, (err: unknown) => void][] = [];
+  const commit = (): void => {
+    const batch = queued;
+    queued = [];
+    let failure: unknown = null;
+    try {
+      db.transactionSync(() => {
+        for (const [key, value] of batch) db.putSync(key, value);
+      });
+    } catch (err) {
+      failure = err;
+    }
+    for (const [, , done] of batch) done(failure);
+  };
+  return (key, value, done) => {
+    if (queued.push([key, encode(value), done]) === 1) queueMicrotask(commit);
+  };
 }

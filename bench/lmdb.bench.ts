@@ -24,37 +24,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type RootDatabase } from 'lmdb';
+import { open } from 'lmdb';
 import { LmdbDisk } from '../src/runtime/disk.js';
 import { createLocalStorage, StoreEngine } from '../src/protocols/kv/index.js';
 import type { Callback } from '../src/protocols/node/index.js';
-import { formatRate, measureInterleaved, printTable, putFiveProperties, writeResult, type Put } from './harness.js';
+import { formatRate, measureInterleaved, printTable, putFiveProperties, syncCommitPut, writeResult, type Put } from './harness.js';
 
 const keysCount = 10_000;
 const putWindow = 50;
 const putRounds = 7;
 
-
-/** Raw lmdb committing as our disk does under noSync: one run's puts in one `transactionSync`. */
-function syncCommitPut(db: RootDatabase<unknown, string>): Put {
-  let queued: [string, unknown, (err: unknown) => void][] = [];
-  const commit = (): void => {
-    const batch = queued;
-    queued = [];
-    let failure: unknown = null;
-    try {
-      db.transactionSync(() => {
-        for (const [key, value] of batch) db.putSync(key, value);
-      });
-    } catch (err) {
-      failure = err;
-    }
-    for (const [, , done] of batch) done(failure);
-  };
-  return (key, value, done) => {
-    if (queued.push([key, value, done]) === 1) queueMicrotask(commit);
-  };
-}
 
 function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
