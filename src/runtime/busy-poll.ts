@@ -47,8 +47,14 @@ export const busyPollWindowUsMax = 10_000;
 const quietTurnsMax = 20_000;
 /** Off-CPU time since the last check that means the process was descheduled mid-spin. */
 const preemptedUs = 500;
-/** Turns between two readings of the process's CPU time while spinning. */
+/**
+ * Between two readings of the process's CPU time while spinning: at least this many turns and this much
+ * wall time, unless a turn came late (a gap over `preemptedUs`, where a preemption would show). Reading
+ * is a system call; a spinning loop turns about once a microsecond, and a preemption shorter than
+ * `preemptedUs` does not count anyway, so reading more often than every half of it learns nothing.
+ */
 const cpuCheckTurns = 16;
+const cpuCheckIntervalMs = preemptedUs / 2 / 1000;
 const quietAfterPreemptionMs = 10;
 export const busyPollEnvVars = Object.freeze({ callWindowUs: 'DISTRIBUTION_BUSY_POLL_CALL_US', answerWindowUs: 'DISTRIBUTION_BUSY_POLL_ANSWER_US' });
 
@@ -71,11 +77,11 @@ export class BusyPoller {
   private answerUntilMs = 0;
   private quietUntilMs = 0;
   private spinning = false;
-  private lastTurnMs = 0;
-  /** Wall and CPU time at the last preemption check, and turns since. */
+  /** Wall and CPU time at the last preemption check, turns since, and when the last turn ran. */
   private checkMs = 0;
   private checkCpuUs = 0;
   private turnsSinceCpuCheck = 0;
+  private lastTurnMs = 0;
   private turnsSinceEvent = 0;
   readonly stats: BusyPollStats = { spins: 0, turns: 0, expired: 0, preempted: 0 };
 
@@ -146,7 +152,6 @@ export class BusyPoller {
       this.spinning = false;
       return;
     }
-    this.lastTurnMs = nowMs;
     if (this.owed > 0 && (nowMs - this.lastEventMs > this.callWindowMs || quietTooLong)) {
       this.stats.expired++;
       this.owed = 0;
@@ -158,12 +163,13 @@ export class BusyPoller {
 
   /**
    * Whether the process spent over `preemptedUs` off its CPU since the last check (a spinning loop never
-   * blocks, so the wall time it did not run is time it was descheduled). Checked every few turns and
-   * after any long one: reading the process's CPU time is a system call, and a busy loop turns once per
-   * batch it handles.
+   * blocks, so the wall time it did not run is time it was descheduled). Checked after a late turn, else
+   * at most every `cpuCheckTurns` turns and `cpuCheckIntervalMs`.
    */
   private preempted(nowMs: number): boolean {
-    if (++this.turnsSinceCpuCheck !== cpuCheckTurns && nowMs - this.lastTurnMs <= preemptedUs / 1000) return false;
+    const turnCameLate = nowMs - this.lastTurnMs > preemptedUs / 1000;
+    this.lastTurnMs = nowMs;
+    if (!turnCameLate && (++this.turnsSinceCpuCheck < cpuCheckTurns || nowMs - this.checkMs < cpuCheckIntervalMs)) return false;
     this.turnsSinceCpuCheck = 0;
     const nowCpuUs = cpuUs();
     const offCpuUs = (nowMs - this.checkMs) * 1000 - (nowCpuUs - this.checkCpuUs);

@@ -81,6 +81,49 @@ describe('runtime: busy polling around calls', () => {
     expect(poller.stats.spins).to.equal(0);
   });
 
+  it('a spin that finds the process off its CPU stops, forgets what is owed and stays quiet a while', async () => {
+    const realCpuUsage = process.cpuUsage;
+    const poller = new BusyPoller({ callWindowUs: 10_000, answerWindowUs: 0 });
+    try {
+      poller.sentCall();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // A descheduled process: the wall clock runs for 2 ms between two turns, its CPU time does not.
+      const frozen = realCpuUsage.call(process);
+      process.cpuUsage = (() => frozen) as typeof process.cpuUsage;
+      const blockedFromMs = performance.now();
+      while (performance.now() - blockedFromMs < 2);
+      await pause(5);
+      expect(poller.stats).to.include({ preempted: 1 });
+      expect(poller.isSpinning).to.equal(false);
+      expect(poller.owedAnswers).to.equal(0);
+      poller.sentCall(); // within the quiet time: no new spin
+      expect(poller.isSpinning).to.equal(false);
+      expect(poller.stats.spins).to.equal(1);
+    } finally {
+      process.cpuUsage = realCpuUsage;
+    }
+  });
+
+  it('reads the CPU time at most every quarter millisecond, however fast the loop turns', async () => {
+    const realCpuUsage = process.cpuUsage;
+    let reads = 0;
+    process.cpuUsage = ((previous?: NodeJS.CpuUsage) => {
+      reads++;
+      return realCpuUsage.call(process, previous);
+    }) as typeof process.cpuUsage;
+    const poller = new BusyPoller({ callWindowUs: 10_000, answerWindowUs: 0 });
+    try {
+      poller.sentCall();
+      const startMs = performance.now();
+      await pause(8);
+      poller.received(1);
+      const elapsedMs = performance.now() - startMs;
+      expect(reads).to.be.at.most(Math.ceil(elapsedMs / 0.25) + 2);
+    } finally {
+      process.cpuUsage = realCpuUsage;
+    }
+  });
+
   it('windows come from the environment; malformed or out-of-range values are refused by name', () => {
     expect(busyPollConfigFromEnv({})).to.deep.equal(busyPollDefaults);
     expect(busyPollConfigFromEnv({ [busyPollEnvVars.callWindowUs]: '250', [busyPollEnvVars.answerWindowUs]: '0' }))
