@@ -3,22 +3,34 @@
  * storage for one gid, wired so that every change of this node's membership view starts a settle
  * round (automatic reconfiguration). Members of the gid = this node plus the members membership holds
  * alive or suspect; holders = every configured node. Args are validated once, up front.
+ *
+ * Clients call the `kv` service of any node (`kvClientService`, course-shaped): `put(value, key)`,
+ * `get(key)`, `del(key)`, `append(value, key)` (a null key is `getID(value)`), and `owner(key)`, the
+ * node that owns the key in this node's view. Each call is routed to the key's owner by this node's
+ * view and retried while ownership is settling; it answers the owner's answer or its coded error.
+ * On a real cluster: `npm run cluster -- --program kv` (the cluster's node list comes as `peers`).
  */
 import type { Env, NodeId, NodeProgram } from '../../env/index.js';
 import { DistError } from '../../lib/errors.js';
 import { registerProgram } from '../../lib/programs.js';
 import { createMembership, parseMembershipArgs, type Membership } from '../membership/index.js';
+import { defineMethod, type Callback, type Service } from '../node/method.js';
 import { DistNode } from '../node/node.js';
+import { checkKey } from './engine.js';
 import { MemEngine, StoreEngine } from './engine.js';
 import { parsePlacement, type Placement } from './placement.js';
-import { KvShards, kvShardService, type KvShardsOptions, type KvTransport } from './shard.js';
+import { KvShards, kvShardService, type KvOpName, type KvShardsOptions, type KvTransport } from './shard.js';
 
 export const kvProgramName = 'kv';
 export const kvGidDefault = 'kv';
+/** The service clients call on any node of a `kv` cluster. */
+export const kvClientService = 'kv';
 
 export interface KvProgramArgs {
   /** Every node that may hold data of the gid (the cluster), this one included. */
-  readonly nodes: readonly NodeId[];
+  readonly nodes?: readonly NodeId[];
+  /** Taken for `nodes` when that is absent: the node list `npm run cluster` gives every program. */
+  readonly peers?: readonly NodeId[];
   readonly gid?: string;
   readonly placement?: Placement;
   readonly engine?: 'mem' | 'store';
@@ -38,11 +50,34 @@ export interface KvNodeHandle {
 
 function parseArgs(args: unknown, self: NodeId): Required<Pick<KvProgramArgs, 'nodes' | 'gid' | 'placement' | 'engine'>> & KvProgramArgs {
   const a = (typeof args === 'object' && args !== null ? args : {}) as KvProgramArgs;
-  if (!Array.isArray(a.nodes) || !a.nodes.includes(self)) throw new DistError('E_KV_CONFIG', 'args.nodes must list every node, this one included', { field: 'nodes' });
+  const nodes = a.nodes ?? a.peers;
+  if (!Array.isArray(nodes) || !nodes.includes(self) || !nodes.every((id) => typeof id === 'string')) {
+    throw new DistError('E_KV_CONFIG', 'args.nodes (or peers) must list every node, this one included', { field: 'nodes' });
+  }
   const placement = parsePlacement(a.placement ?? { scheme: 'consistent', vnodes: 64 });
   if (placement instanceof DistError) throw placement;
   if (a.engine !== undefined && a.engine !== 'mem' && a.engine !== 'store') throw new DistError('E_KV_CONFIG', 'args.engine must be mem or store', { field: 'engine' });
-  return { ...a, gid: a.gid ?? kvGidDefault, placement, engine: a.engine ?? 'store' };
+  return { ...a, nodes, gid: a.gid ?? kvGidDefault, placement, engine: a.engine ?? 'store' };
+}
+
+/** The `kv` service: each call routed to its key's owner through `shards`; bad keys refused here. */
+function kvClient(shards: KvShards, gid: string): Service {
+  const route = (op: KvOpName, key: unknown, value: unknown, reply: Callback): void => {
+    const nullAllowed = key === null && (op === 'put' || op === 'append');
+    const bad = nullAllowed ? undefined : checkKey(key);
+    if (bad !== undefined) return reply(bad);
+    shards.request(gid, op, key as string | null, value, reply);
+  };
+  return {
+    put: defineMethod(2, ([value, key], reply) => route('put', key ?? null, value, reply)),
+    get: defineMethod(1, ([key], reply) => route('get', key, undefined, reply), { idempotent: true }),
+    del: defineMethod(1, ([key], reply) => route('del', key, undefined, reply)),
+    append: defineMethod(2, ([value, key], reply) => route('append', key ?? null, value, reply)),
+    owner: defineMethod(1, ([key], reply) => {
+      const bad = checkKey(key);
+      return bad === undefined ? reply(null, shards.ownerOf(gid, key as string)) : reply(bad);
+    }, { idempotent: true }),
+  };
 }
 
 export function createKvNode(env: Env, args: unknown): NodeProgram {
@@ -61,6 +96,7 @@ export function createKvNode(env: Env, args: unknown): NodeProgram {
   const engine = parsed.engine === 'mem' ? new MemEngine() : new StoreEngine(env.disk);
   const shards = new KvShards(env, engine, transport, views, { placement: parsed.placement, ...parsed.shards });
   node.services.set(kvShardService, shards.service());
+  node.services.set(kvClientService, kvClient(shards, parsed.gid));
   membership.onChange(() => shards.viewChanged(parsed.gid));
   shards.manage(parsed.gid);
   const handle: KvNodeHandle = { node, shards, membership, gid: parsed.gid };
