@@ -6,13 +6,13 @@
  * Start-up is parallel: every child binds an ephemeral port (or --base-port + i) and reports it; once all
  * have, each receives the full directory and starts its program.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { assert } from '../lib/assert.js';
-import { checkProtectedMode, formatAddress, isValidNodeId, type Address, type Directory } from '../runtime/config.js';
+import { checkProtectedMode, clusterDirectoryFile, formatAddress, isValidNodeId, type Address, type Directory } from '../runtime/config.js';
 import { launchNode, type LaunchedNode } from '../runtime/launcher.js';
 import { lookupProgram, programNames } from '../runtime/programs.js';
 
@@ -158,7 +158,11 @@ async function main(): Promise<void> {
     await stopAll(1, 'start failed');
   }
   const upMs = performance.now() - startMs;
+  // Where each node listens, for clients (`npm run call -- --cluster DIR ...`).
+  const directoryPath = join(dataRoot, clusterDirectoryFile);
+  writeFileSync(directoryPath, `${JSON.stringify(Object.fromEntries(ids.map((id) => [id, formatAddress(listening.get(id)!)])), null, 2)}\n`);
   printTable(ids, listening, nodes, options.program, dataRoot);
+  process.stdout.write(`directory ${directoryPath} (npm run call -- --cluster ${dataRoot} NODE SERVICE METHOD [ARGS_JSON])\n`);
   process.stdout.write(`cluster up: ${ids.length} nodes in ${upMs.toFixed(0)} ms (process start to all up: ${performance.now().toFixed(0)} ms); Ctrl-C stops all\n`);
   if (options.durationMs !== undefined) setTimeout(() => void stopAll(0, 'duration elapsed'), options.durationMs);
 }

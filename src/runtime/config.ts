@@ -16,6 +16,8 @@ export interface Address {
 
 /** Where every known node listens. Mutable: spawned nodes and authenticated dialers are added at run time. */
 export type Directory = Map<NodeId, Address>;
+/** The file in a cluster's data directory that maps its node ids to `host:port` (`npm run cluster` writes it). */
+export const clusterDirectoryFile = 'directory.json';
 
 export interface NetLimits {
   /** Largest payload `send` accepts and a peer may deliver. */

@@ -1,10 +1,13 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { until } from './helpers.js';
 
 const clusterCli = fileURLToPath(new URL('../../src/cli/cluster.js', import.meta.url));
+const callCli = fileURLToPath(new URL('../../src/cli/call.js', import.meta.url));
+/** Bound on one `npm run call` (a client process that starts, calls once and stops). */
+const callWaitMs = 20_000;
 /** Bound on waiting for the CLI to report up (generous: a loaded CI box starts processes slowly). */
 const upWaitMs = 15_000;
 
@@ -29,8 +32,9 @@ interface Started {
   output: () => string;
 }
 
-async function startCluster(nodes: number): Promise<Started> {
-  const cli = spawn(process.execPath, [clusterCli, '--nodes', String(nodes), '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startCluster(nodes: number, program?: string): Promise<Started> {
+  const programArgs = program === undefined ? [] : ['--program', program];
+  const cli = spawn(process.execPath, [clusterCli, '--nodes', String(nodes), '--quiet', ...programArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   cli.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   cli.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -66,6 +70,27 @@ describe('cluster CLI (real processes)', function () {
     expect(run.output()).to.include('all nodes stopped');
     expect(run.pids.filter(alive)).to.deep.equal([]);
     expect(existsSync(run.dataDir)).to.equal(false);
+  });
+
+  it('a kv cluster answers the call CLI: put, get through another node, coded errors and exit codes', async () => {
+    const run = await startCluster(3, 'kv');
+    started.push(run);
+    const directory = JSON.parse(readFileSync(`${run.dataDir}/directory.json`, 'utf8')) as Record<string, string>;
+    expect(Object.keys(directory)).to.deep.equal(['n1', 'n2', 'n3']);
+    const call = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
+      spawnSync(process.execPath, [callCli, '--cluster', run.dataDir, ...args], { encoding: 'utf8', timeout: callWaitMs });
+    // The first put may find ownership still settling (the node retries a few times): try until it lands.
+    let put = call('n1', 'kv', 'put', '[{"name": "ada", "n": 1}, "user-1"]');
+    for (let i = 0; i < 20 && put.status !== 0; i++) put = call('n1', 'kv', 'put', '[{"name": "ada", "n": 1}, "user-1"]');
+    expect(put.status, put.stderr).to.equal(0);
+    expect(JSON.parse(put.stdout)).to.deep.equal({ name: 'ada', n: 1 });
+    const get = call('n2', 'kv', 'get', '["user-1"]');
+    expect([get.status, JSON.parse(get.stdout)]).to.deep.equal([0, { name: 'ada', n: 1 }]);
+    const missing = call('n3', 'kv', 'get', '["nobody"]');
+    expect([missing.status, missing.stderr]).to.satisfy(([status, stderr]: [number, string]) => status === 1 && stderr.startsWith('E_KV_NOT_FOUND'));
+    expect(call('n9', 'kv', 'get', '["user-1"]').status).to.equal(2);
+    expect(call('n1', 'kv', 'get', 'not json').status).to.equal(2);
+    expect(call('n1', 'nosuch', 'get').stderr).to.match(/^E_NODE_NO_SERVICE/);
   });
 
   it('nodes die with the launcher even when it is SIGKILLed (IPC disconnect)', async () => {
