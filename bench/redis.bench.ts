@@ -3,6 +3,9 @@
  *
  *   ours:  a node in this process calling `mem` and `store` put/get on a node it spawned (real child
  *          process, ws transport, binary serializer; `store` answers only once lmdb has committed).
+ *   ours (kv program): the fault-tolerant store on three spawned nodes (`kv` program: SWIM membership,
+ *          ownership tokens, Lamport versions, lmdb), every call sent to the `kv` service of the first
+ *          node, which forwards it to the key's owner (two of three keys live elsewhere: two hops).
  *   Redis: `redis-server` started here on a free loopback port with persistence off (`--save ''
  *          --appendonly no`), driven by a minimal RESP client over one TCP connection (SET / GET).
  *
@@ -18,8 +21,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Hosts, SpawnResult } from '../src/env/index.js';
 import { createRuntime } from '../src/runtime/index.js';
 import { createNodeProgram, type GroupsLayer } from '../src/protocols/groups/index.js';
+import { kvClientService } from '../src/protocols/kv/index.js';
 import { nodeIdOf, type DistNode, type NodeAddress } from '../src/protocols/node/index.js';
 import { callLoop, median, percentileUs, printTable, ratio, settle, writeResult, type LoopCallback } from './harness.js';
 
@@ -29,6 +34,9 @@ const inFlight = 50;
 const rounds = 3;
 /** Waiting for redis-server to accept connections gives up after this many tries, 50 ms apart. */
 const redisUpTriesMax = 100;
+/** The kv program's nodes, and how long its first put may take while ownership settles. */
+const kvNodes = ['kv1', 'kv2', 'kv3'];
+const kvReadyTriesMax = 200;
 
 interface Store {
   readonly name: string;
@@ -153,13 +161,33 @@ async function startOurs(): Promise<{ stores: Store[]; close(): Promise<void> }>
     put: (key, value, cb) => comm.send([value, key], { node: peer, service, method: 'put' }, cb),
     get: (key, cb) => comm.send([key], { node: peer, service, method: 'get' }, cb),
   });
+  const kv = await startKv(runtime.env.hosts, node);
   return {
-    stores: [storeOf('mem'), storeOf('store')],
+    stores: [storeOf('mem'), storeOf('store'), kv],
     close: async () => {
       await settle((cb) => comm.send([], { node: peer, service: 'status', method: 'stop' }, cb));
       await runtime.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Three `kv` program nodes spawned from this process; ready once a put is acknowledged. */
+async function startKv(hosts: Hosts, node: DistNode): Promise<Store> {
+  const args = { nodes: kvNodes, engine: 'store' };
+  const spawned = await Promise.all(kvNodes.map((id) => new Promise<SpawnResult>((resolve) => hosts.spawn({ id, program: 'kv', args }, resolve))));
+  for (const result of spawned) if (!result.ok) throw result.error;
+  const call = (method: string, args: unknown[], cb: LoopCallback): void => node.callRemote(kvNodes[0]!, kvClientService, method, args, cb);
+  for (let tries = 0; ; tries++) {
+    const [err] = await settle((cb) => call('put', ['ready', 'bench:ready'], cb));
+    if (err === null) break;
+    if (tries >= kvReadyTriesMax) throw err;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    name: 'ours (kv program)',
+    put: (key, value, cb) => call('put', [value, key], cb),
+    get: (key, cb) => call('get', [key], cb),
   };
 }
 
