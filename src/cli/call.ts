@@ -102,7 +102,7 @@ function formatValue(value: unknown): string {
 }
 
 /** Prints an answer; its exit code. A group service answers `(errors by SID, values)`: both are shown. */
-function report(err: unknown, value: unknown): number {
+function report(err: unknown, value: unknown, node: string, address: string): number {
   if (err === null) {
     process.stdout.write(`${formatValue(value)}\n`);
     return 0;
@@ -113,6 +113,8 @@ function report(err: unknown, value: unknown): number {
   }
   const code = (err as { code?: unknown }).code;
   process.stderr.write(`${typeof code === 'string' ? code : 'error'}: ${err.message}\n`);
+  // A refused connection (wrong secret, nothing listening) reaches the caller only as silence.
+  if (code === 'E_NODE_TIMEOUT') process.stderr.write(`no answer from ${node} at ${address}: is it up, and is DISTRIBUTION_SECRET the cluster's?\n`);
   return 1;
 }
 
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
     const [err, value] = await new Promise<[Error | null, unknown]>((resolve) => {
       node.callRemote(options.node, options.service, options.method, options.args, (e, v) => resolve([e, v]), { timeoutMs: options.timeoutMs, gid: options.gid });
     });
-    exitCode = report(err, value);
+    exitCode = report(err, value, options.node, options.directory[options.node]!);
   } finally {
     await runtime?.close();
     rmSync(dataDir, { recursive: true, force: true });
