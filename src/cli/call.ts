@@ -18,6 +18,7 @@ import { inspect, parseArgs } from 'node:util';
 import { DistNode } from '../protocols/node/node.js';
 import { clusterDirectoryFile } from '../runtime/config.js';
 import { createRuntime, type Runtime } from '../runtime/index.js';
+
 const callTimeoutMsDefault = 5_000;
 const usage = `usage: npm run call -- (--cluster DIR | --node ID=HOST:PORT ...) [--timeout-ms MS] [--gid GID]
                        NODE SERVICE METHOD [ARGS_JSON]

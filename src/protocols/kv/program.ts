@@ -16,8 +16,7 @@ import { registerProgram } from '../../lib/programs.js';
 import { createMembership, parseMembershipArgs, type Membership } from '../membership/index.js';
 import { defineMethod, type Callback, type Service } from '../node/method.js';
 import { DistNode } from '../node/node.js';
-import { checkKey } from './engine.js';
-import { MemEngine, StoreEngine } from './engine.js';
+import { checkKey, MemEngine, StoreEngine } from './engine.js';
 import { parsePlacement, type Placement } from './placement.js';
 import { KvShards, kvShardService, type KvOpName, type KvShardsOptions, type KvTransport } from './shard.js';
 
