@@ -14,9 +14,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect, parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
 import { DistNode } from '../protocols/node/node.js';
 import { clusterDirectoryFile } from '../runtime/config.js';
+import { renderAnswer } from './answer.js';
 import { createRuntime, type Runtime } from '../runtime/index.js';
 
 const callTimeoutMsDefault = 5_000;
@@ -91,34 +92,6 @@ function parseOptions(argv: string[]): CallOptions {
   return { directory, node, service, method, args, timeoutMs, gid: values.gid! };
 }
 
-/** JSON when it carries the value unchanged, else Node's inspection (functions, Maps, BigInt, cycles…). */
-function formatValue(value: unknown): string {
-  try {
-    const json = JSON.stringify(value);
-    if (json !== undefined && inspect(JSON.parse(json), { depth: Infinity }) === inspect(value, { depth: Infinity })) return json;
-  } catch {
-    // not JSON: inspected below
-  }
-  return inspect(value, { depth: 8 });
-}
-
-/** Prints an answer; its exit code. A group service answers `(errors by SID, values)`: both are shown. */
-function report(err: unknown, value: unknown, node: string, address: string): number {
-  if (err === null) {
-    process.stdout.write(`${formatValue(value)}\n`);
-    return 0;
-  }
-  if (!(err instanceof Error)) {
-    process.stdout.write(`${formatValue({ errors: err, values: value })}\n`);
-    return Object.keys(err as object).length === 0 ? 0 : 1;
-  }
-  const code = (err as { code?: unknown }).code;
-  process.stderr.write(`${typeof code === 'string' ? code : 'error'}: ${err.message}\n`);
-  // A refused connection (wrong secret, nothing listening) reaches the caller only as silence.
-  if (code === 'E_NODE_TIMEOUT') process.stderr.write(`no answer from ${node} at ${address}: is it up, and is DISTRIBUTION_SECRET the cluster's?\n`);
-  return 1;
-}
-
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const dataDir = mkdtempSync(join(tmpdir(), 'distribution-call-'));
@@ -135,7 +108,10 @@ async function main(): Promise<void> {
     const [err, value] = await new Promise<[Error | null, unknown]>((resolve) => {
       node.callRemote(options.node, options.service, options.method, options.args, (e, v) => resolve([e, v]), { timeoutMs: options.timeoutMs, gid: options.gid });
     });
-    exitCode = report(err, value, options.node, options.directory[options.node]!);
+    const rendered = renderAnswer(err, value, `${options.node} at ${options.directory[options.node]!}`);
+    process.stdout.write(rendered.stdout);
+    process.stderr.write(rendered.stderr);
+    exitCode = rendered.exitCode;
   } finally {
     await runtime?.close();
     rmSync(dataDir, { recursive: true, force: true });
