@@ -92,6 +92,38 @@ describe('runtime lmdb disk specifics', () => {
     expect(text(disk.get('k'))).to.equal('lone-2');
   });
 
+  // lmdb failing a commit (a full or failing disk) is injected where lmdb is called, on both commit paths.
+  for (const path of ['this thread', "lmdb's writer thread"] as const) {
+    it(`a commit that lmdb fails (${path}): every batch in it answers E_DISK_WRITE, none of it stays visible or lands`, async () => {
+      await disk.close();
+      disk = new LmdbDisk(dir.path, { durableAt: 'commit' });
+      expect((await writeAndWait(disk, [{ key: 'k', value: bytes('before') }])).ok).to.equal(true);
+      const db = (disk as unknown as { db: Record<string, unknown> }).db;
+      const method = path === 'this thread' ? 'transactionSync' : 'batch';
+      const real = db[method];
+      db[method] = path === 'this thread'
+        ? () => { throw new Error('MDB_MAP_FULL: environment mapsize limit reached'); }
+        : () => Promise.reject(new Error('ENOSPC: no space left on device'));
+      const count = path === 'this thread' ? 2 : syncCommitOpsMax + 1;
+      let results: DiskWriteResult[];
+      try {
+        const writes = Array.from({ length: count }, (_, i) => writeAndWait(disk, [{ key: 'k', value: bytes(`lost-${i}`) }, { key: `new-${i}`, value: bytes('x') }]));
+        expect(text(disk.get('k'))).to.equal(`lost-${count - 1}`); // read-your-writes while pending
+        results = await Promise.all(writes);
+      } finally {
+        db[method] = real;
+      }
+      expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).to.deep.equal(Array(count).fill('E_DISK_WRITE'));
+      expect(text(disk.get('k'))).to.equal('before');
+      expect(disk.get('new-0')).to.equal(undefined);
+      expect(disk.pendingKeyCount).to.equal(0);
+      expect((await writeAndWait(disk, [{ key: 'k', value: bytes('after') }])).ok).to.equal(true);
+      await disk.close();
+      disk = new LmdbDisk(dir.path);
+      expect([text(disk.get('k')), disk.get(`new-${count - 1}`)]).to.deep.equal(['after', undefined]);
+    });
+  }
+
   it('a batch failing validation applies none of its ops and leaves earlier pending writes visible', async () => {
     let firstDurable = false;
     disk.write([{ key: 'k', value: bytes('first') }], () => (firstDurable = true));
