@@ -1,5 +1,6 @@
 /** The `kv` program on a real cluster: three node processes spawned through `hosts` (lmdb stores, SWIM
- * over loopback websockets), driven by a client node in this process through their `kv` service. A node
+ * over loopback websockets), driven by a client node in this process through their `kv` service
+ * (put, get, get(null) listing, owner). A node
  * is stopped and restarted on the same data directory: what it owned is unavailable meanwhile (coded
  * errors, no wrong answers), the rest keeps serving, and once it is back every acknowledged write reads
  * back. Time only bounds the waits. */
@@ -60,9 +61,14 @@ describe('kv program on a real cluster (child processes)', function () {
     expect(codeOf(missing)).to.equal('E_KV_NOT_FOUND');
     const [badKey] = await kv('n3', 'get', 42);
     expect(codeOf(badKey)).to.equal('E_KV_BAD_KEY');
-    // A null key is the value's id, as in the course's put.
+    // A null key is the value's id, as in the course's put; get(null) lists every key served.
     const [err, stored] = await kv('n1', 'put', 'by-id', null);
     expect([err, stored]).to.deep.equal([null, 'by-id']);
+    const [listErr, keys] = await kv<string[]>('n2', 'get', null);
+    expect(listErr).to.equal(null);
+    expect(keys).to.have.length(keysCount + 1);
+    expect(keys).to.include.members(Array.from({ length: keysCount }, (_, i) => `key-${i}`));
+    expect(keys).to.deep.equal([...keys!].sort());
   });
 
   it('a stopped node: its keys are refused with codes, the rest serve; back on its disk, nothing is lost', async () => {
@@ -84,6 +90,8 @@ describe('kv program on a real cluster (child processes)', function () {
     expect(['n1', 'n2']).to.include(ownerWhileDown);
     const [refused] = await kv('n1', 'get', watched);
     expect(['E_KV_NOT_READY', 'E_KV_NOT_OWNER']).to.include(codeOf(refused));
+    const [incomplete] = await kv('n1', 'get', null); // a listing without n3's keys would look complete
+    expect(codeOf(incomplete)).to.equal('E_KV_NOT_READY');
     for (const i of others) {
       await putEventually(nodes[i % 2]!, `key-${i}`, { i, during: true });
       expect(await kv('n2', 'get', `key-${i}`)).to.deep.equal([null, { i, during: true }]);
@@ -99,5 +107,7 @@ describe('kv program on a real cluster (child processes)', function () {
       expect(value).to.deep.equal({ i });
     }
     for (const i of others) expect(await kv('n3', 'get', `key-${i}`)).to.deep.equal([null, { i, during: true }]);
+    const [, keys] = await kv<string[]>('n3', 'get', null);
+    expect(keys).to.have.length(keysCount + 1);
   });
 });
