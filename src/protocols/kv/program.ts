@@ -60,37 +60,8 @@ function parseArgs(args: unknown, self: NodeId): Required<Pick<KvProgramArgs, 'n
   return { ...a, nodes, gid: a.gid ?? kvGidDefault, placement, engine: a.engine ?? 'store' };
 }
 
-/** This node's view of the gid: who serves keys now, and every node that may hold data. */
-interface KvViews {
-  members(): NodeId[];
-  holders(): readonly NodeId[];
-}
-
-/**
- * Every key of the gid, sorted: one `keys` call per member, the union of the answers. Only complete or
- * not at all: with a holder outside this node's view (its keys are served by no one), or a member not
- * settled or not answering, the listing fails with a coded error rather than look complete.
- */
-function listKeys(gid: string, views: KvViews, transport: KvTransport, reply: Callback): void {
-  const members = views.members();
-  const missing = views.holders().filter((id) => !members.includes(id));
-  if (missing.length > 0) return reply(new DistError('E_KV_NOT_READY', `keys on ${missing.join(', ')} are served by no one now`, { gid, missing }));
-  const keys = new Set<string>();
-  let waiting = members.length;
-  let failure: Error | undefined;
-  for (const member of members) {
-    transport.call(member, 'keys', [gid], (err, served) => {
-      if (err !== null) failure ??= err;
-      else for (const key of served as string[]) keys.add(key);
-      if (--waiting > 0) return;
-      if (failure !== undefined) reply(failure);
-      else reply(null, [...keys].sort());
-    });
-  }
-}
-
 /** The `kv` service: each call routed to its key's owner through `shards`; bad keys refused here. */
-function kvClient(shards: KvShards, gid: string, transport: KvTransport, views: KvViews): Service {
+function kvClient(shards: KvShards, gid: string): Service {
   const route = (op: KvOpName, key: unknown, value: unknown, reply: Callback): void => {
     const nullAllowed = key === null && (op === 'put' || op === 'append');
     const bad = nullAllowed ? undefined : checkKey(key);
@@ -99,7 +70,7 @@ function kvClient(shards: KvShards, gid: string, transport: KvTransport, views: 
   };
   return {
     put: defineMethod(2, ([value, key], reply) => route('put', key ?? null, value, reply)),
-    get: defineMethod(1, ([key], reply) => (key === null ? listKeys(gid, views, transport, reply) : route('get', key, undefined, reply)), { idempotent: true }),
+    get: defineMethod(1, ([key], reply) => (key === null ? shards.listKeys(gid, reply) : route('get', key, undefined, reply)), { idempotent: true }),
     del: defineMethod(1, ([key], reply) => route('del', key, undefined, reply)),
     append: defineMethod(2, ([value, key], reply) => route('append', key ?? null, value, reply)),
     owner: defineMethod(1, ([key], reply) => {
@@ -118,14 +89,14 @@ export function createKvNode(env: Env, args: unknown): NodeProgram {
       ? node.invokeLocal('local', kvShardService, method, callArgs, callback)
       : node.callRemote(to, kvShardService, method, callArgs, callback)),
   };
-  const views: KvViews = {
+  const views = {
     members: () => [env.nodeId, ...membership.members().filter((id) => parsed.nodes.includes(id))].sort(),
     holders: () => parsed.nodes,
   };
   const engine = parsed.engine === 'mem' ? new MemEngine() : new StoreEngine(env.disk);
   const shards = new KvShards(env, engine, transport, views, { placement: parsed.placement, ...parsed.shards });
   node.services.set(kvShardService, shards.service());
-  node.services.set(kvClientService, kvClient(shards, parsed.gid, transport, views));
+  node.services.set(kvClientService, kvClient(shards, parsed.gid));
   membership.onChange(() => shards.viewChanged(parsed.gid));
   shards.manage(parsed.gid);
   const handle: KvNodeHandle = { node, shards, membership, gid: parsed.gid };

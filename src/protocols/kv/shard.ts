@@ -45,6 +45,21 @@ export const settleCheckMsDefault = 250;
 /** Codes that say the call was not applied, so the coordinator may try again. */
 const retryable: readonly string[] = ['E_KV_NOT_READY', 'E_KV_NOT_OWNER'];
 
+/** What one node serves of a gid, for a cluster-wide listing: the view its token was installed for, how
+ * many claims pullers took from that token since (keys on their way to another node), and the keys. */
+export interface ServedKeys {
+  readonly members: readonly NodeId[];
+  readonly claims: number;
+  readonly keys: readonly string[];
+}
+
+/** Whether a member's answer shows it settled on exactly `members`, with no key on its way elsewhere. */
+function settledOn(answer: unknown, members: readonly NodeId[]): answer is ServedKeys {
+  const served = answer as ServedKeys | null;
+  return typeof served === 'object' && served !== null && Array.isArray(served.keys) && Array.isArray(served.members)
+    && served.claims === 0 && sameMembers(served.members, members);
+}
+
 interface Round {
   readonly id: string;
   readonly token: Token;
@@ -112,6 +127,38 @@ export class KvShards {
       }
       callback(err, result);
     });
+  }
+
+  /**
+   * Every key of `gid`, sorted: the union of what each member of this node's view serves. Only complete or
+   * not at all, so it fails with E_KV_NOT_READY while a holder is outside the view (its keys are served by
+   * no one), a member is unsettled or settled on another view, or a puller has claimed keys that it has
+   * not installed yet (they are served by no one for that moment). With every member settled on the same
+   * view and no claims, each key is served by its owner under that view, which lists it.
+   */
+  listKeys(gid: string, reply: Callback): void {
+    const members = this.views.members(gid);
+    const missing = this.views.holders(gid).filter((id) => !members.includes(id));
+    if (missing.length > 0) return reply(new DistError('E_KV_NOT_READY', `keys on ${missing.join(', ')} are served by no one now`, { gid, missing }));
+    const keys = new Set<string>();
+    let waiting = members.length;
+    let failure: Error | undefined;
+    for (const member of members) {
+      this.transport.call(member, 'keys', [gid], (err, answer) => {
+        if (err !== null) failure ??= err;
+        else if (!settledOn(answer, members)) failure ??= new DistError('E_KV_NOT_READY', 'ownership is moving', { gid, node: member });
+        else for (const key of answer.keys) keys.add(key);
+        if (--waiting > 0) return;
+        if (failure !== undefined) reply(failure);
+        else reply(null, [...keys].sort());
+      });
+    }
+  }
+
+  private servedKeys(gid: string): ServedKeys | DistError {
+    const token = this.tokens.get(gid);
+    if (token === undefined) return new DistError('E_KV_NOT_READY', 'not settled yet', { gid });
+    return { members: [...token.members], claims: token.claimCount, keys: this.engine.keys(gid).filter((key) => this.serves(gid, key)) };
   }
 
   // ---- owner ---------------------------------------------------------------------------------
@@ -271,8 +318,8 @@ export class KvShards {
       }, { idempotent: true }),
       keys: defineMethod(1, ([gid], reply) => {
         if (typeof gid !== 'string') return reply(new DistError('E_KV_BAD_GID', 'keys(gid)'));
-        if (!this.tokens.has(gid)) return reply(new DistError('E_KV_NOT_READY', 'not settled yet', { gid }));
-        reply(null, this.engine.keys(gid).filter((key) => this.serves(gid, key)));
+        const served = this.servedKeys(gid);
+        return served instanceof DistError ? reply(served) : reply(null, served);
       }, { idempotent: true }),
     };
   }

@@ -4,12 +4,15 @@
  *   before onDurable; a crash then loses an acknowledged put (kv.no-stale-read).
  * - kv-move-before-copy: a holder deletes the records it hands to a puller as it answers the pull,
  *   before the puller made them durable; a lost reply or a crashed puller loses them (kv.no-stale-read).
+ * - kv-list-unsettled: a listing is the plain union of what each member of the view serves, without
+ *   checking that every holder is in the view and every member settled on it; keys on their way to a
+ *   new owner are then missing from a listing that reports success (kv.listing-complete).
  */
 import type { NodeFactory } from '../../env/index.js';
 import type { Callback, Service } from '../../protocols/node/method.js';
 import type { KvRecord } from '../../protocols/kv/core.js';
-import { createKvNode, type KvNodeHandle } from '../../protocols/kv/program.js';
-import { kvShardService } from '../../protocols/kv/shard.js';
+import { createKvNode, kvClientService, type KvNodeHandle } from '../../protocols/kv/program.js';
+import { kvShardService, type ServedKeys } from '../../protocols/kv/shard.js';
 import { registerWorkload } from '../workload.js';
 import { kvWorkload } from './kv.js';
 import { lyingDisk } from './mutants.js';
@@ -31,7 +34,29 @@ const moveBeforeCopy: NodeFactory = (env, args) => {
   return program;
 };
 
+const listUnsettled: NodeFactory = (env, args) => {
+  const program = createKvNode(env, args);
+  const handle = program.inspect?.() as KvNodeHandle;
+  const client = handle.node.services.get(kvClientService) as Service;
+  const get = client.get as (...args: unknown[]) => void;
+  client.get = (key: unknown, reply: Callback): void => {
+    if (key !== null) return get(key, reply);
+    const members = [env.nodeId, ...handle.membership.members()];
+    const keys = new Set<string>();
+    let waiting = members.length;
+    for (const member of members) {
+      handle.node.callRemote(member, kvShardService, 'keys', [handle.gid], (err, served) => {
+        if (err === null) for (const k of (served as ServedKeys).keys) keys.add(k);
+        if (--waiting === 0) reply(null, [...keys].sort());
+      });
+    }
+  };
+  return program;
+};
+
 export const kvAckEarly = kvWorkload('kv-ack-early', ackEarly, 'MUTANT: kv owners acknowledge before the write is durable (must fail safety)', true);
 export const kvMoveBeforeCopy = kvWorkload('kv-move-before-copy', moveBeforeCopy, 'MUTANT: kv holders delete handed-off records before the puller has them (must fail safety)', true);
+export const kvListUnsettled = kvWorkload('kv-list-unsettled', listUnsettled, 'MUTANT: kv listings union what members serve without checking they settled on one view (must fail safety)', true);
 registerWorkload(kvAckEarly);
+registerWorkload(kvListUnsettled);
 registerWorkload(kvMoveBeforeCopy);

@@ -9,20 +9,24 @@
  * - kv.no-invented-value: a get answers a value some put of that key wrote (or not-found);
  * - kv.no-stale-read: a get answers neither not-found nor a value replaced by a later put, when that
  *   later put was acknowledged before the get started (acknowledged = durable on the owner);
- * - kv.single-owner: no two live nodes serve the same key at the same moment.
+ * - kv.single-owner: no two live nodes serve the same key at the same moment;
+ * - kv.listing-complete: a listing (`get(null)` of a node's `kv` service) that succeeds holds every key
+ *   with a put acknowledged before the listing began, and only keys some put wrote.
  * Liveness, after healing: every key has exactly one serving node, and a final get of every key
  * (through a random node) answers a value that passes both read checks with every put seen so far: no
  * acknowledged write that no later write replaced is lost, and no key reads differently from two owners.
  */
 import type { NodeId } from '../../env/index.js';
 import { hasCode } from '../../lib/errors.js';
-import { createKvNode, type KvNodeHandle } from '../../protocols/kv/program.js';
+import { createKvNode, kvClientService, type KvNodeHandle } from '../../protocols/kv/program.js';
 import { registerWorkload, scheduleOps, type Violation, type Workload, type WorkloadContext, type WorkloadRun } from '../workload.js';
 
 const keysCount = 8;
 const keyOf = (i: number): string => `key-${i}`;
 const putShareNum = 3;
 const putShareDen = 5;
+/** One op in this many is a listing of every key. */
+const listEvery = 10;
 
 interface Put {
   readonly value: string;
@@ -43,7 +47,7 @@ export class KvRun implements WorkloadRun {
   private readonly probes = new Map<string, Get>();
   private violation: Violation | undefined;
   private healedMs: number | undefined;
-  private readonly counts = { puts: 0, putsAcked: 0, gets: 0, getsOk: 0, getsFailed: 0, probesIssued: 0 };
+  private readonly counts = { puts: 0, putsAcked: 0, gets: 0, getsOk: 0, getsFailed: 0, probesIssued: 0, lists: 0, listsOk: 0 };
 
   constructor(private readonly ctx: WorkloadContext) {
     for (let i = 0; i < keysCount; i++) this.puts.set(keyOf(i), []);
@@ -58,6 +62,7 @@ export class KvRun implements WorkloadRun {
     scheduleOps(this.ctx, 0.9, (i) => {
       const via = random.pick(nodeIds);
       const key = keyOf(random.int(0, keysCount));
+      if (random.chance(1, listEvery)) return () => this.list(via);
       const isPut = random.chance(putShareNum, putShareDen);
       return () => (isPut ? this.put(via, key, `v${i}`) : this.get(via, key));
     });
@@ -88,6 +93,31 @@ export class KvRun implements WorkloadRun {
       get.ok = true;
       this.checkRead(key, get.invokeMs, err === null ? (value as string) : undefined);
     });
+  }
+
+  /** Lists every key through `via`'s `kv` service, as a client would. */
+  private list(via: NodeId): void {
+    const handle = this.handle(via);
+    if (handle === undefined) return;
+    const invokeMs = this.ctx.sim.now;
+    this.counts.lists++;
+    const service = handle.node.services.get(kvClientService) as { get(key: null, cb: (err: Error | null, keys?: unknown) => void): void };
+    service.get(null, (err, keys) => {
+      if (err !== null) return;
+      this.counts.listsOk++;
+      this.checkListing(invokeMs, keys as string[]);
+    });
+  }
+
+  private checkListing(invokeMs: number, keys: readonly string[]): void {
+    const invented = keys.find((key) => !this.puts.has(key) || (this.puts.get(key) as Put[]).length === 0);
+    if (invented !== undefined) return this.fail('kv.listing-complete', `a listing at ${invokeMs} named ${invented}, which no put wrote`);
+    for (const [key, puts] of this.puts) {
+      const acked = puts.find((p) => p.ackMs < invokeMs);
+      if (acked !== undefined && !keys.includes(key)) {
+        return this.fail('kv.listing-complete', `a listing at ${invokeMs} lacks ${key}, put ${acked.value} acknowledged at ${acked.ackMs}`);
+      }
+    }
   }
 
   /** The read must be a written value (or absent) and not replaced by a put acknowledged before the read began. */

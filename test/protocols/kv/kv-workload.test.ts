@@ -22,7 +22,7 @@ describe('kv workload (simulator)', function () {
     }
   });
 
-  for (const mutant of ['kv-ack-early', 'kv-move-before-copy']) {
+  for (const mutant of ['kv-ack-early', 'kv-move-before-copy', 'kv-list-unsettled']) {
     it(`the checker fails the mutant ${mutant}`, () => {
       const failures = [1, 2, 4].map((seed) => run(seed, mutant)).filter((r) => r.result === 'safety');
       expect(failures.length).to.be.above(0);
