@@ -5,14 +5,17 @@
  * is that member's `(err, value)`. `get(null)` asks every member for its keys of the gid and answers
  * `(errors by SID, all keys)`, errors `{}` when none failed. An explicit gid in `cfg` wins over the
  * group's for namespacing. `reconf(oldGroup)` moves exactly the keys whose owner changed
- * (`planReconf`): get from the old owner, put on the new one, then delete the old copy.
+ * (`planReconf`), each with compare-and-set steps on the members' local stores (`cas`, local.ts), so
+ * that puts racing the move lose nothing: the copy lands on the new owner only if no put reached it
+ * first (a put routed by the new group is newer), and the old copy goes only if it is still the value
+ * copied (a late put routed by the old group is carried over too, up to `reconfCarryOversMax` times).
  *
- * What this layer does not promise (the `kv` program, shard.ts, does): calls racing a reconfiguration
- * may read a missing key or write to the old owner, and a member's view of the group is whatever its
+ * What this layer does not promise (the `kv` program, shard.ts, does): a get racing a move may find the
+ * key missing on the new owner before the copy lands, and a member's view of the group is whatever its
  * groups table says. It has no state of its own; every call reads the members at call time.
  */
 import type { NodeId } from '../../env/index.js';
-import { DistError } from '../../lib/errors.js';
+import { DistError, hasCode } from '../../lib/errors.js';
 import { addressOf, getID, isNodeAddress, nidOf, nodeIdOf, type HashFn, type NodeAddress } from '../node/id.js';
 import { defineMethod, type Callback, type Service } from '../node/method.js';
 import { planReconf, type MemberPlacer, type Move } from './core.js';
@@ -20,6 +23,8 @@ import { parseTarget, type KvTarget } from './local.js';
 
 /** Moves of one reconfiguration in flight at once (each is a get, a put and a delete). */
 export const reconfMovesInFlightMax = 64;
+/** Late puts to a key's old owner one move carries over before it gives up with E_KV_RECONF_RACE. */
+export const reconfCarryOversMax = 8;
 
 /** What the group layer gives the storage services of one group. */
 export interface GroupStorageHost {
@@ -127,8 +132,8 @@ function holdersOf(oldGroup: unknown, current: readonly (readonly [string, NodeA
 
 /**
  * Collects every holder's keys, plans exactly the moves whose owner changed, and runs them at most
- * `reconfMovesInFlightMax` at a time: get from the old owner, put on the new, delete the old copy (in
- * that order, so a failure leaves the key on at least one node). Answers `(firstError | null, moved)`.
+ * `reconfMovesInFlightMax` at a time (`moveKey`: the copy lands before the old one goes, so a failure
+ * leaves the key on at least one node). Answers `(firstError | null, moved)`.
  */
 function reconf(host: GroupStorageHost, service: string, oldGroup: unknown, reply: Callback): void {
   const members = host.members();
@@ -164,14 +169,39 @@ function runMoves(host: GroupStorageHost, service: string, moves: readonly Move[
       if (++done === moves.length) return reply(failed, moves.length);
       if (next < moves.length) launch();
     };
-    const cfg = { key, gid };
-    host.call(addressOf(from), service, 'get', [cfg], (getErr, value) => {
-      if (getErr !== null) return finish(getErr);
-      host.call(addressOf(to), service, 'put', [value, cfg], (putErr) => {
-        if (putErr !== null) return finish(putErr);
-        host.call(addressOf(from), service, 'del', [cfg], finish);
+    moveKey(host, service, { key, gid }, addressOf(from), addressOf(to), finish);
+  };
+  for (let i = 0; i < Math.min(reconfMovesInFlightMax, moves.length); i++) launch();
+}
+
+type CasAnswer = { swapped: true } | { swapped: false; current: { absent: true } | { value: unknown } };
+
+/**
+ * One key from its old owner to its new one, safe against puts racing the move:
+ *   1. read the value on `from` (gone meanwhile: nothing to move);
+ *   2. put it on `to` only if `to` still holds what we expect there (nothing, at first): if a put reached
+ *      `to` first, it is newer than anything on `from`, whose copy is then simply deleted;
+ *   3. delete it from `from` only if `from` still holds the value copied: if a late put (routed by the old
+ *      group) changed it, carry that value over as in 2, expecting our own copy on `to`, and repeat.
+ */
+function moveKey(host: GroupStorageHost, service: string, cfg: { key: string; gid: string }, from: NodeAddress, to: NodeAddress, done: (err: Error | null) => void): void {
+  const call = (at: NodeAddress, method: string, args: unknown[], callback: Callback): void => host.call(at, service, method, [...args, cfg], callback);
+  const dropOld = (): void => call(from, 'del', [], (err) => done(err === null || hasCode(err, 'E_KV_NOT_FOUND') ? null : err));
+  const copy = (expected: unknown, value: unknown, carryOvers: number): void => {
+    call(to, 'cas', [expected, { value }], (err, answer) => {
+      if (err !== null) return done(err);
+      if (!(answer as CasAnswer).swapped) return dropOld();
+      call(from, 'cas', [{ value }, { absent: true }], (delErr, delAnswer) => {
+        if (delErr !== null) return done(delErr);
+        const result = delAnswer as CasAnswer;
+        if (result.swapped || !('value' in result.current)) return done(null);
+        if (carryOvers === 0) return done(new DistError('E_KV_RECONF_RACE', `key ${cfg.key} kept changing on its old owner`, { key: cfg.key.slice(0, 80) }));
+        copy({ value }, result.current.value, carryOvers - 1);
       });
     });
   };
-  for (let i = 0; i < Math.min(reconfMovesInFlightMax, moves.length); i++) launch();
+  call(from, 'get', [], (err, value) => {
+    if (err !== null) return done(hasCode(err, 'E_KV_NOT_FOUND') ? null : err);
+    copy({ absent: true }, value, reconfCarryOversMax);
+  });
 }

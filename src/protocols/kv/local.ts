@@ -6,10 +6,15 @@
  *   del(cfg)            the deleted value; missing: E_KV_NOT_FOUND
  *   append(value, cfg)  accumulates into an array (a missing key starts one; a non-array value becomes
  *                       its first element); answers the array
+ *   cas(expected, next, cfg)  not a course method: what `reconf` moves keys with (group.ts). `expected`
+ *                       and `next` are `{absent: true}` or `{value}`; the key becomes `next` (absent:
+ *                       deleted) only if it holds `expected` now, values compared by their serialized
+ *                       bytes; answers `{swapped: true}` or `{swapped: false, current}`
  * Bad input answers a coded error and writes nothing: E_KV_BAD_KEY, E_KV_KEY_TOO_LONG, E_KV_BAD_GID,
  * E_KV_BAD_CONFIG, E_KV_VALUE_TOO_LARGE, E_KV_UNSERIALIZABLE, E_KV_DISK (failing or full disk).
  */
 import { DistError } from '../../lib/errors.js';
+import { encode } from '../../serialize/index.js';
 import { getID } from '../node/id.js';
 import { defineMethod, type Callback, type Service } from '../node/method.js';
 import { checkGid, checkKey, type KvEngine } from './engine.js';
@@ -43,7 +48,26 @@ export function appended(found: { value: unknown } | undefined, value: unknown):
   return Array.isArray(found.value) ? [...found.value, value] : [found.value, value];
 }
 
-/** The four course methods over one engine. Every reply happens after the write is durable. */
+/** A key's state for `cas`: absent, or holding a value. */
+export type Slot = { readonly absent: true } | { readonly value: unknown };
+
+function isSlot(slot: unknown): slot is Slot {
+  return typeof slot === 'object' && slot !== null && ((slot as { absent?: unknown }).absent === true || 'value' in slot);
+}
+
+function slotOf(found: { value: unknown } | undefined): Slot {
+  return found === undefined ? { absent: true } : { value: found.value };
+}
+
+/** Same state: both absent, or values that serialize to the same bytes. */
+function sameSlot(a: Slot, b: Slot): boolean {
+  if (!('value' in a) || !('value' in b)) return !('value' in a) && !('value' in b);
+  const left = encode(a.value);
+  const right = encode(b.value);
+  return left.length === right.length && left.every((byte, i) => byte === right[i]);
+}
+
+/** The four course methods over one engine, and `cas` for reconf. Every reply happens after the write is durable. */
 export function createLocalStorage(engine: KvEngine): Service {
   const withTarget = (cfg: unknown, reply: Callback, run: (target: KvTarget) => void): void => {
     const target = parseTarget(cfg);
@@ -68,6 +92,15 @@ export function createLocalStorage(engine: KvEngine): Service {
       const found = engine.get(gid, key);
       if (found === undefined) return reply(notFound(gid, key));
       engine.write([{ gid, key, put: false }], (err) => (err === null ? reply(null, found.value) : reply(err)));
+    })),
+    cas: defineMethod(3, ([expected, next, cfg], reply) => withTarget(cfg, reply, ({ key, gid }) => {
+      if (key === null) return reply(new DistError('E_KV_BAD_KEY', 'cas needs a key', { field: 'key' }));
+      if (!isSlot(expected) || !isSlot(next)) return reply(new DistError('E_KV_BAD_CONFIG', 'cas(expected, next, cfg): each {absent: true} or {value}', { field: 'expected' }));
+      const current = slotOf(engine.get(gid, key));
+      if (!sameSlot(current, expected)) return reply(null, { swapped: false, current });
+      if (!('value' in next) && !('value' in current)) return reply(null, { swapped: true });
+      const op = 'value' in next ? { gid, key, put: true as const, value: next.value } : { gid, key, put: false as const };
+      engine.write([op], (err) => (err === null ? reply(null, { swapped: true }) : reply(err)));
     })),
     append: defineMethod(2, ([value, cfg], reply) => withTarget(cfg, reply, ({ key, gid }) => {
       const k = key ?? getID(value);

@@ -150,6 +150,57 @@ describe('kv: course mem/store on node programs (simulator)', () => {
         }
       });
 
+      it('reconf racing puts loses none: a put that reaches the new owner first wins, a late put on the old owner is carried over', () => {
+        putGroup('g1', members, ids);
+        const keys = Array.from({ length: 60 }, (_, i) => `key-${i}`);
+        for (const key of keys) run((cb) => group('n1', 'g1', service).put!(key, key, cb));
+        const before = new Map(keys.map((key) => [key, holders(service, 'g1', key)[0] as string]));
+        const oldGroup = groupOf(...members);
+        for (const id of ids) run((cb) => local(id, 'groups').add!('g1', n('n4'), cb));
+        const after = new Map(keys.map((key) => [key, ownerBy(naiveHash, key, ids)]));
+        const [racedNew, racedOld] = keys.filter((key) => before.get(key) !== after.get(key));
+        expect(racedOld, 'two keys move').to.be.a('string');
+        /** Runs `race` once, just before `node`'s local service handles the first of `methods` for `key`. */
+        const raceBefore = (node: string, key: string, methods: string[], race: (store: Methods) => void): void => {
+          const store = local(node, service) as Record<string, (...args: unknown[]) => void>;
+          let raced = false;
+          for (const method of methods) {
+            const original = store[method];
+            if (original === undefined) continue;
+            store[method] = (...args: unknown[]) => {
+              const cfg = args[args.length - 2] as { key?: unknown } | undefined;
+              if (!raced && cfg?.key === key) {
+                raced = true;
+                race(store as Methods);
+              }
+              original(...args);
+            };
+          }
+        };
+        // A put routed by the new group lands on the new owner just before the move's copy does.
+        raceBefore(after.get(racedNew!)!, racedNew!, ['put', 'cas'], (store) => store.put!('newer', { key: racedNew, gid: 'g1' }, () => undefined));
+        // A put routed by the old group lands on the old owner just before the move drops its copy.
+        raceBefore(before.get(racedOld!)!, racedOld!, ['del', 'cas'], (store) => store.put!('late', { key: racedOld, gid: 'g1' }, () => undefined));
+        const [err] = run((cb) => group('n1', 'g1', service).reconf!(oldGroup, cb));
+        expect(err).to.equal(null);
+        expect(run((cb) => group('n2', 'g1', service).get!(racedNew, cb))).to.deep.equal([null, 'newer']);
+        expect(run((cb) => group('n3', 'g1', service).get!(racedOld, cb))).to.deep.equal([null, 'late']);
+        for (const key of keys) expect(holders(service, 'g1', key), key).to.deep.equal([after.get(key)]);
+      });
+
+      it('cas (what reconf moves keys with) swaps only from the expected state and refuses bad input', () => {
+        const cas = (expected: unknown, next: unknown, key = 'k') => run((cb) => local('n1', service).cas!(expected, next, { key, gid: 'g9' }, cb));
+        expect(cas({ absent: true }, { value: { a: 1 } })).to.deep.equal([null, { swapped: true }]);
+        expect(cas({ absent: true }, { value: 'other' })).to.deep.equal([null, { swapped: false, current: { value: { a: 1 } } }]);
+        expect(cas({ value: { a: 2 } }, { absent: true })).to.deep.equal([null, { swapped: false, current: { value: { a: 1 } } }]);
+        expect(cas({ value: { a: 1 } }, { value: [1, 2] })).to.deep.equal([null, { swapped: true }]);
+        expect(cas({ value: [1, 2] }, { absent: true })).to.deep.equal([null, { swapped: true }]);
+        expect(codeOf(run((cb) => local('n1', service).get!({ key: 'k', gid: 'g9' }, cb))[0])).to.equal('E_KV_NOT_FOUND');
+        expect(cas({ absent: true }, { absent: true })).to.deep.equal([null, { swapped: true }]);
+        expect(codeOf(cas('nope', { absent: true })[0])).to.equal('E_KV_BAD_CONFIG');
+        expect(codeOf(run((cb) => local('n1', service).cas!({ absent: true }, { value: 1 }, { key: null, gid: 'g9' }, cb))[0])).to.equal('E_KV_BAD_KEY');
+      });
+
       it('reconf after a member leaves moves its keys to their new owners; nothing else moves', () => {
         putGroup('g1', ids, ids);
         const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
