@@ -1,6 +1,7 @@
 /** COURSE-API's mem/store rows on `node` programs in the simulator: the local services and the group
  * services routed by the group's hash, with reconf. (Real lmdb restart: node-store.test.ts.) */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { consistentHash, getID, getNID, getSID, naiveHash, rendezvousHash, type HashFn } from '../../../src/protocols/node/index.js';
 import { codeOf, groupOf, settle, simAddress, simCluster, type Methods, type SimCluster } from '../helpers.js';
 
@@ -186,6 +187,45 @@ describe('kv: course mem/store on node programs (simulator)', () => {
         expect(run((cb) => group('n2', 'g1', service).get!(racedNew, cb))).to.deep.equal([null, 'newer']);
         expect(run((cb) => group('n3', 'g1', service).get!(racedOld, cb))).to.deep.equal([null, 'late']);
         for (const key of keys) expect(holders(service, 'g1', key), key).to.deep.equal([after.get(key)]);
+      });
+
+      it('property: puts routed by the new group at any moment of a reconf are never lost or undone by it', () => {
+        fc.assert(
+          fc.property(fc.array(fc.tuple(fc.nat({ max: 11 }), fc.nat({ max: 60 }), fc.constantFrom('n1', 'n2', 'n3', 'n4')), { minLength: 1, maxLength: 25 }), (puts) => {
+            c = simCluster(ids);
+            putGroup('g1', members, ids);
+            const keys = Array.from({ length: 12 }, (_, i) => `key-${i}`);
+            for (const key of keys) run((cb) => group('n1', 'g1', service).put!('original', key, cb));
+            const oldGroup = groupOf(...members);
+            for (const id of ids) run((cb) => local(id, 'groups').add!('g1', n('n4'), cb));
+            // Each put: which key, how many virtual ms after the reconf starts, through which node.
+            const acked: { key: string; value: string; invokeMs: number; ackMs: number }[] = [];
+            const [err] = run((cb) => {
+              const startMs = c.sim.now;
+              group('n1', 'g1', service).reconf!(oldGroup, cb);
+              puts.forEach(([k, atMs, via], i) => c.sim.at(startMs + atMs, () => {
+                const put = { key: `key-${k}`, value: `v${i}`, invokeMs: c.sim.now, ackMs: Infinity };
+                group(via, 'g1', service).put!(put.value, put.key, (e: Error | null) => {
+                  if (e !== null) return;
+                  put.ackMs = c.sim.now;
+                  acked.push(put);
+                });
+              }));
+            });
+            expect(err).to.equal(null);
+            c.sim.runUntil(c.sim.now + 1_000);
+            for (const key of keys) {
+              const [getErr, value] = run((cb) => group('n2', 'g1', service).get!(key, cb));
+              expect(getErr).to.equal(null);
+              const writer = acked.find((p) => p.value === value);
+              const mine = acked.filter((p) => p.key === key);
+              // The value read is a put not followed by one invoked after it was acknowledged.
+              if (writer === undefined) expect(mine, `${key} kept its original value`).to.deep.equal([]);
+              else expect(mine.filter((p) => p.invokeMs > writer.ackMs), `${key} = ${String(value)}`).to.deep.equal([]);
+            }
+          }),
+          { numRuns: 25 },
+        );
       });
 
       it('cas (what reconf moves keys with) swaps only from the expected state and refuses bad input', () => {
