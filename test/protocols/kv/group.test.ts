@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { consistentHash, getID, getNID, getSID, naiveHash, rendezvousHash, type HashFn } from '../../../src/protocols/node/index.js';
+import { reconfCarryOversMax } from '../../../src/protocols/kv/index.js';
 import { codeOf, groupOf, settle, simAddress, simCluster, type Methods, type SimCluster } from '../helpers.js';
 
 const n = simAddress;
@@ -226,6 +227,29 @@ describe('kv: course mem/store on node programs (simulator)', () => {
           }),
           { numRuns: 25 },
         );
+      });
+
+      it('a key that keeps changing on its old owner during a move: reconf gives up with E_KV_RECONF_RACE, the key still readable', () => {
+        putGroup('g1', members, ids);
+        const keys = Array.from({ length: 60 }, (_, i) => `key-${i}`);
+        for (const key of keys) run((cb) => group('n1', 'g1', service).put!(key, key, cb));
+        const before = new Map(keys.map((key) => [key, holders(service, 'g1', key)[0] as string]));
+        const oldGroup = groupOf(...members);
+        for (const id of ids) run((cb) => local(id, 'groups').add!('g1', n('n4'), cb));
+        const churned = keys.find((key) => before.get(key) !== ownerBy(naiveHash, key, ids))!;
+        // Every time the move tries to drop the old copy, a put routed by the old group has just changed it.
+        const oldOwner = local(before.get(churned)!, service) as Record<string, (...args: unknown[]) => void>;
+        const cas = oldOwner['cas']!;
+        let late = 0;
+        oldOwner['cas'] = (...args: unknown[]) => {
+          if ((args[2] as { key?: unknown }).key === churned) oldOwner['put']!(`late-${++late}`, { key: churned, gid: 'g1' }, () => undefined);
+          cas(...args);
+        };
+        const [err] = run((cb) => group('n1', 'g1', service).reconf!(oldGroup, cb));
+        expect(codeOf(err)).to.equal('E_KV_RECONF_RACE');
+        expect(late).to.equal(reconfCarryOversMax + 1);
+        // The newest late value was never dropped: it is on the old owner, and the new owner has the one before it.
+        expect(run((cb) => local(before.get(churned)!, service).get!({ key: churned, gid: 'g1' }, cb))).to.deep.equal([null, `late-${late}`]);
       });
 
       it('cas (what reconf moves keys with) swaps only from the expected state and refuses bad input', () => {
