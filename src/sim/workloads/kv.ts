@@ -214,5 +214,5 @@ export function kvWorkload(name: string, program: Workload['program'], descripti
   };
 }
 
-export const kv = kvWorkload('kv', createKvNode, 'group storage under faults: no lost acknowledged write, no stale read, one owner per key');
+export const kv = kvWorkload('kv', createKvNode, 'group storage under faults: no lost acknowledged write, no stale read, one owner per key, complete listings');
 registerWorkload(kv);
