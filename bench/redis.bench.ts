@@ -4,8 +4,9 @@
  *   ours:  a node in this process calling `mem` and `store` put/get on a node it spawned (real child
  *          process, ws transport, binary serializer; `store` answers only once lmdb has committed).
  *   ours (kv program): the fault-tolerant store on three spawned nodes (`kv` program: SWIM membership,
- *          ownership tokens, Lamport versions, lmdb), every call sent to the `kv` service of the first
- *          node, which forwards it to the key's owner (two of three keys live elsewhere: two hops).
+ *          ownership tokens, Lamport versions, lmdb), through the `kv` service of the first node, which
+ *          forwards two calls in three to the key's owner; and through `KvClient`, which sends each call
+ *          straight to the owner its view names.
  *   Redis: `redis-server` started here on a free loopback port with persistence off (`--save ''
  *          --appendonly no`), driven by a minimal RESP client over one TCP connection (SET / GET).
  *
@@ -24,7 +25,7 @@ import { join } from 'node:path';
 import type { Hosts, SpawnResult } from '../src/env/index.js';
 import { createRuntime } from '../src/runtime/index.js';
 import { createNodeProgram, type GroupsLayer } from '../src/protocols/groups/index.js';
-import { kvClientService } from '../src/protocols/kv/index.js';
+import { KvClient, kvClientService } from '../src/protocols/kv/index.js';
 import { nodeIdOf, type DistNode, type NodeAddress } from '../src/protocols/node/index.js';
 import { callLoop, median, percentileUs, printTable, ratio, settle, writeResult, type LoopCallback } from './harness.js';
 
@@ -163,7 +164,7 @@ async function startOurs(): Promise<{ stores: Store[]; close(): Promise<void> }>
   });
   const kv = await startKv(runtime.env.hosts, node);
   return {
-    stores: [storeOf('mem'), storeOf('store'), kv],
+    stores: [storeOf('mem'), storeOf('store'), ...kv],
     close: async () => {
       await settle((cb) => comm.send([], { node: peer, service: 'status', method: 'stop' }, cb));
       await runtime.close();
@@ -173,7 +174,7 @@ async function startOurs(): Promise<{ stores: Store[]; close(): Promise<void> }>
 }
 
 /** Three `kv` program nodes spawned from this process; ready once a put is acknowledged. */
-async function startKv(hosts: Hosts, node: DistNode): Promise<Store> {
+async function startKv(hosts: Hosts, node: DistNode): Promise<Store[]> {
   const args = { nodes: kvNodes, engine: 'store' };
   const spawned = await Promise.all(kvNodes.map((id) => new Promise<SpawnResult>((resolve) => hosts.spawn({ id, program: 'kv', args }, resolve))));
   for (const result of spawned) if (!result.ok) throw result.error;
@@ -184,11 +185,12 @@ async function startKv(hosts: Hosts, node: DistNode): Promise<Store> {
     if (tries >= kvReadyTriesMax) throw err;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return {
-    name: 'ours (kv program)',
-    put: (key, value, cb) => call('put', [value, key], cb),
-    get: (key, cb) => call('get', [key], cb),
-  };
+  const client = new KvClient(node, kvNodes);
+  const settled = (promise: Promise<unknown>, cb: LoopCallback): void => void promise.then((value) => cb(null, value), (err: Error) => cb(err));
+  return [
+    { name: 'ours (kv, via one node)', put: (key, value, cb) => call('put', [value, key], cb), get: (key, cb) => call('get', [key], cb) },
+    { name: 'ours (kv, KvClient)', put: (key, value, cb) => settled(client.put(key, value), cb), get: (key, cb) => settled(client.get(key), cb) },
+  ];
 }
 
 // ---- the run --------------------------------------------------------------------------------------

@@ -37,3 +37,4 @@ export * from './core.js';
 export * from './shard.js';
 export * from './program.js';
 export * from './group.js';
+export * from './client.js';

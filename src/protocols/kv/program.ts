@@ -6,9 +6,10 @@
  *
  * Clients call the `kv` service of any node (`kvClientService`, course-shaped): `put(value, key)`,
  * `get(key)`, `del(key)`, `append(value, key)` (a null key is `getID(value)`; `get(null)` lists every
- * key, or fails while some holder is out of this node's view), and `owner(key)`, the node that owns the key in this
- * node's view. Each call is routed to the key's owner by this node's
- * view and retried while ownership is settling; it answers the owner's answer or its coded error.
+ * key, or fails while some holder is out of this node's view), `owner(key)`, the node that owns the key
+ * in this node's view, and `view()`, its members and placement (for `KvClient`, client.ts, which routes
+ * by itself). Each call is routed to the key's owner by this node's view and retried while ownership is
+ * settling; it answers the owner's answer or its coded error.
  * On a real cluster: `npm run cluster -- --program kv` (the cluster's node list comes as `peers`).
  */
 import type { Env, NodeId, NodeProgram } from '../../env/index.js';
@@ -73,6 +74,7 @@ function kvClient(shards: KvShards, gid: string): Service {
     get: defineMethod(1, ([key], reply) => (key === null ? shards.listKeys(gid, reply) : route('get', key, undefined, reply)), { idempotent: true }),
     del: defineMethod(1, ([key], reply) => route('del', key, undefined, reply)),
     append: defineMethod(2, ([value, key], reply) => route('append', key ?? null, value, reply)),
+    view: defineMethod(0, (_args, reply) => reply(null, shards.view(gid)), { idempotent: true }),
     owner: defineMethod(1, ([key], reply) => {
       const bad = checkKey(key);
       return bad === undefined ? reply(null, shards.ownerOf(gid, key as string)) : reply(bad);

@@ -108,6 +108,11 @@ export class KvShards {
     return this.tokens.get(gid)?.covers(key, this.placer) ?? false;
   }
 
+  /** This node's view of `gid` for clients that route by themselves (`KvClient`): members and placement. */
+  view(gid: string): { members: NodeId[]; placement: Placement } {
+    return { members: [...this.views.members(gid)], placement: this.options.placement };
+  }
+
   ownerOf(gid: string, key: string): NodeId {
     return this.placer.forMembers(this.views.members(gid))(key);
   }

@@ -6,7 +6,7 @@
  * back. Time only bounds the waits. */
 import { expect } from 'chai';
 import type { SpawnResult } from '../../../src/env/index.js';
-import { kvClientService } from '../../../src/protocols/kv/index.js';
+import { KvClient, kvClientService } from '../../../src/protocols/kv/index.js';
 import { DistNode } from '../../../src/protocols/node/index.js';
 import { LocalCluster, sleep } from '../../runtime/helpers.js';
 import { codeOf } from '../helpers.js';
@@ -76,6 +76,24 @@ describe('kv program on a real cluster (child processes)', function () {
     expect(keys).to.have.length(keysCount + 1);
     expect(keys).to.include.members(Array.from({ length: keysCount }, (_, i) => `key-${i}`));
     expect(keys).to.deep.equal([...keys!].sort());
+  });
+
+  it('KvClient routes each call straight to the owner its view names, and lists', async () => {
+    const kvClient = new KvClient(client, ['n9', 'n2'], { timeoutMs: 1_000 }); // n9 does not exist: the next seed answers
+    for (let i = 0; i < keysCount; i++) {
+      const owner = await kvClient.ownerOf(`key-${i}`);
+      expect(await kv('n1', 'owner', `key-${i}`)).to.deep.equal([null, owner]);
+    }
+    expect(await kvClient.put('client-key', { via: 'client' })).to.deep.equal({ via: 'client' });
+    expect(await kvClient.get('client-key')).to.deep.equal({ via: 'client' });
+    expect(await kvClient.append('client-list', 1)).to.deep.equal([1]);
+    expect(await kvClient.append('client-list', 2)).to.deep.equal([1, 2]);
+    expect(await kvClient.get('key-3')).to.deep.equal({ i: 3 });
+    expect(await kvClient.keys()).to.include.members(['client-key', 'client-list', 'key-0']);
+    expect(await kvClient.del('client-list')).to.deep.equal([1, 2]);
+    const missing = await kvClient.get('client-list').then(() => null, (err: unknown) => err);
+    expect(codeOf(missing)).to.equal('E_KV_NOT_FOUND');
+    await kvClient.del('client-key');
   });
 
   it('a stopped node: its keys are refused with codes, the rest serve; back on its disk, nothing is lost', async () => {

@@ -152,13 +152,18 @@ describe('kv: course mem/store on node programs (simulator)', () => {
         }
       });
 
-      it('reconf racing puts loses none: a put that reaches the new owner first wins, a late put on the old owner is carried over', () => {
+      /** 60 keys put on g1 of n1..n3, where each lives, then n4 joins g1 everywhere: the stage of a reconf. */
+      const stageJoin = (): { keys: string[]; before: Map<string, string>; oldGroup: ReturnType<typeof groupOf> } => {
         putGroup('g1', members, ids);
         const keys = Array.from({ length: 60 }, (_, i) => `key-${i}`);
         for (const key of keys) run((cb) => group('n1', 'g1', service).put!(key, key, cb));
         const before = new Map(keys.map((key) => [key, holders(service, 'g1', key)[0] as string]));
-        const oldGroup = groupOf(...members);
         for (const id of ids) run((cb) => local(id, 'groups').add!('g1', n('n4'), cb));
+        return { keys, before, oldGroup: groupOf(...members) };
+      };
+
+      it('reconf racing puts loses none: a put that reaches the new owner first wins, a late put on the old owner is carried over', () => {
+        const { keys, before, oldGroup } = stageJoin();
         const after = new Map(keys.map((key) => [key, ownerBy(naiveHash, key, ids)]));
         const [racedNew, racedOld] = keys.filter((key) => before.get(key) !== after.get(key));
         expect(racedOld, 'two keys move').to.be.a('string');
@@ -230,12 +235,7 @@ describe('kv: course mem/store on node programs (simulator)', () => {
       });
 
       it('a key that keeps changing on its old owner during a move: reconf gives up with E_KV_RECONF_RACE, the key still readable', () => {
-        putGroup('g1', members, ids);
-        const keys = Array.from({ length: 60 }, (_, i) => `key-${i}`);
-        for (const key of keys) run((cb) => group('n1', 'g1', service).put!(key, key, cb));
-        const before = new Map(keys.map((key) => [key, holders(service, 'g1', key)[0] as string]));
-        const oldGroup = groupOf(...members);
-        for (const id of ids) run((cb) => local(id, 'groups').add!('g1', n('n4'), cb));
+        const { keys, before, oldGroup } = stageJoin();
         const churned = keys.find((key) => before.get(key) !== ownerBy(naiveHash, key, ids))!;
         // Every time the move tries to drop the old copy, a put routed by the old group has just changed it.
         const oldOwner = local(before.get(churned)!, service) as Record<string, (...args: unknown[]) => void>;
