@@ -60,9 +60,13 @@ export class KvClient {
     return this.routed(key, 'append', [value, key]) as Promise<unknown[]>;
   }
 
-  /** Every key, from any member (the cluster refuses a listing it cannot make complete). */
+  /** Every key (the cluster refuses a listing it cannot make complete), asking another member each attempt. */
   async keys(): Promise<string[]> {
-    return (await this.withRetries(async () => this.call((await this.currentView()).members[0]!, 'get', [null]))) as string[];
+    let attempt = 0;
+    return (await this.withRetries(async () => {
+      const { members } = await this.currentView();
+      return this.call(members[attempt++ % members.length]!, 'get', [null]);
+    })) as string[];
   }
 
   /** The owner of `key` in the client's view (fetched if it has none). */
