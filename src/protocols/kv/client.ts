@@ -4,6 +4,9 @@
  * each call straight to the key's owner in that view, whose `kv` service then serves it without a hop. A
  * node that does not answer, or answers that it does not own the key, makes the client fetch the view
  * again and retry, at most `attemptsMax` times; a coded error from the cluster is the promise's rejection.
+ * Promises make it a client for programs on the real runtime, like `DistNode.call`: the simulator runs
+ * each event to completion without draining promise continuations (docs/simulator.md), so code that
+ * must run there uses the callback layer (`callRemote` to the `kv` service).
  *
  *   const kv = new KvClient(node, ['n1', 'n2', 'n3']);
  *   await kv.put('user-1', { name: 'ada' });
