@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DistNode } from '../protocols/node/node.js';
-import { clusterDirectoryFile } from '../runtime/config.js';
+import { clusterDirectoryFile, toDirectory } from '../runtime/config.js';
 import { renderAnswer } from './answer.js';
 import { createRuntime, type Runtime } from '../runtime/index.js';
 
@@ -88,6 +88,11 @@ function parseOptions(argv: string[]): CallOptions {
   const timeoutMs = values['timeout-ms'] === undefined ? callTimeoutMsDefault : Number(values['timeout-ms']);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) fail('--timeout-ms must be a positive integer');
   const directory = readDirectory(values.cluster, values.node ?? []);
+  try {
+    toDirectory(directory); // ids and addresses checked here, so a bad one is a usage error
+  } catch (error) {
+    fail((error as Error).message);
+  }
   if (!(node in directory)) fail(`node ${node} is not in the directory (${Object.keys(directory).join(', ')})`);
   return { directory, node, service, method, args, timeoutMs, gid: values.gid! };
 }

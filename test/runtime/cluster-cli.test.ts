@@ -90,6 +90,8 @@ describe('cluster CLI (real processes)', function () {
     expect([missing.status, missing.stderr]).to.satisfy(([status, stderr]: [number, string]) => status === 1 && stderr.startsWith('E_KV_NOT_FOUND'));
     expect(call('n9', 'kv', 'get', '["user-1"]').status).to.equal(2);
     expect(call('n1', 'kv', 'get', 'not json').status).to.equal(2);
+    const badAddress = spawnSync(process.execPath, [callCli, '--node', 'n1=127.0.0.1:99999', 'n1', 'kv', 'get'], { encoding: 'utf8', timeout: callWaitMs });
+    expect([badAddress.status, badAddress.stderr]).to.satisfy(([status, stderr]: [number, string]) => status === 2 && stderr.includes('port'));
     expect(call('n1', 'nosuch', 'get').stderr).to.match(/^E_NODE_NO_SERVICE/);
   });
 
