@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DistNode } from '../protocols/node/node.js';
-import { clusterDirectoryFile, toDirectory } from '../runtime/config.js';
+import { clusterDirectoryFile, formatAddress, toDirectory, type Directory } from '../runtime/config.js';
 import { renderAnswer } from './answer.js';
 import { createRuntime, type Runtime } from '../runtime/index.js';
 
@@ -30,7 +30,7 @@ const usage = `usage: npm run call -- (--cluster DIR | --node ID=HOST:PORT ...) 
   ARGS_JSON      the method's arguments as a JSON array (default [])`;
 
 interface CallOptions {
-  readonly directory: Record<string, string>;
+  readonly directory: Directory;
   readonly node: string;
   readonly service: string;
   readonly method: string;
@@ -87,13 +87,13 @@ function parseOptions(argv: string[]): CallOptions {
   if (!Array.isArray(args)) fail('ARGS_JSON must be a JSON array');
   const timeoutMs = values['timeout-ms'] === undefined ? callTimeoutMsDefault : Number(values['timeout-ms']);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) fail('--timeout-ms must be a positive integer');
-  const directory = readDirectory(values.cluster, values.node ?? []);
+  let directory: Directory;
   try {
-    toDirectory(directory); // ids and addresses checked here, so a bad one is a usage error
+    directory = toDirectory(readDirectory(values.cluster, values.node ?? [])); // a bad id or address is a usage error
   } catch (error) {
     fail((error as Error).message);
   }
-  if (!(node in directory)) fail(`node ${node} is not in the directory (${Object.keys(directory).join(', ')})`);
+  if (!directory.has(node)) fail(`node ${node} is not in the directory (${[...directory.keys()].join(', ')})`);
   return { directory, node, service, method, args, timeoutMs, gid: values.gid! };
 }
 
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     const [err, value] = await new Promise<[Error | null, unknown]>((resolve) => {
       node.callRemote(options.node, options.service, options.method, options.args, (e, v) => resolve([e, v]), { timeoutMs: options.timeoutMs, gid: options.gid });
     });
-    const rendered = renderAnswer(err, value, `${options.node} at ${options.directory[options.node]!}`);
+    const rendered = renderAnswer(err, value, `${options.node} at ${formatAddress(options.directory.get(options.node)!)}`);
     process.stdout.write(rendered.stdout);
     process.stderr.write(rendered.stderr);
     exitCode = rendered.exitCode;

@@ -48,12 +48,11 @@ const quietTurnsMax = 20_000;
 /** Off-CPU time since the last check that means the process was descheduled mid-spin. */
 const preemptedUs = 500;
 /**
- * Between two readings of the process's CPU time while spinning: at least this many turns and this much
- * wall time, unless a turn came late (a gap over `preemptedUs`, where a preemption would show). Reading
- * is a system call; a spinning loop turns about once a microsecond, and a preemption shorter than
- * `preemptedUs` does not count anyway, so reading more often than every half of it learns nothing.
+ * Least wall time between two readings of the process's CPU time while spinning, unless a turn came late
+ * (a gap over `preemptedUs`, where a preemption would show). Reading is a system call; a warm spin turns
+ * ~1,400 times a millisecond, and a preemption shorter than `preemptedUs` does not count anyway, so
+ * reading more often than every half of it learns nothing.
  */
-const cpuCheckTurns = 16;
 const cpuCheckIntervalMs = preemptedUs / 2 / 1000;
 const quietAfterPreemptionMs = 10;
 export const busyPollEnvVars = Object.freeze({ callWindowUs: 'DISTRIBUTION_BUSY_POLL_CALL_US', answerWindowUs: 'DISTRIBUTION_BUSY_POLL_ANSWER_US' });
@@ -77,10 +76,9 @@ export class BusyPoller {
   private answerUntilMs = 0;
   private quietUntilMs = 0;
   private spinning = false;
-  /** Wall and CPU time at the last preemption check, turns since, and when the last turn ran. */
+  /** Wall and CPU time at the last preemption check, and when the last turn ran. */
   private checkMs = 0;
   private checkCpuUs = 0;
-  private turnsSinceCpuCheck = 0;
   private lastTurnMs = 0;
   private turnsSinceEvent = 0;
   readonly stats: BusyPollStats = { spins: 0, turns: 0, expired: 0, preempted: 0 };
@@ -137,7 +135,6 @@ export class BusyPoller {
     this.lastTurnMs = nowMs;
     this.checkMs = nowMs;
     this.checkCpuUs = cpuUs();
-    this.turnsSinceCpuCheck = 0;
     setImmediate(this.turn);
   }
 
@@ -164,13 +161,12 @@ export class BusyPoller {
   /**
    * Whether the process spent over `preemptedUs` off its CPU since the last check (a spinning loop never
    * blocks, so the wall time it did not run is time it was descheduled). Checked after a late turn, else
-   * at most every `cpuCheckTurns` turns and `cpuCheckIntervalMs`.
+   * at most every `cpuCheckIntervalMs`.
    */
   private preempted(nowMs: number): boolean {
     const turnCameLate = nowMs - this.lastTurnMs > preemptedUs / 1000;
     this.lastTurnMs = nowMs;
-    if (!turnCameLate && (++this.turnsSinceCpuCheck < cpuCheckTurns || nowMs - this.checkMs < cpuCheckIntervalMs)) return false;
-    this.turnsSinceCpuCheck = 0;
+    if (!turnCameLate && nowMs - this.checkMs < cpuCheckIntervalMs) return false;
     const nowCpuUs = cpuUs();
     const offCpuUs = (nowMs - this.checkMs) * 1000 - (nowCpuUs - this.checkCpuUs);
     this.checkMs = nowMs;

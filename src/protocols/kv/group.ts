@@ -19,9 +19,9 @@ import { DistError, hasCode } from '../../lib/errors.js';
 import { addressOf, getID, isNodeAddress, nidOf, nodeIdOf, type HashFn, type NodeAddress } from '../node/id.js';
 import { defineMethod, type Callback, type Service } from '../node/method.js';
 import { planReconf, type MemberPlacer, type Move } from './core.js';
-import { parseTarget, type KvTarget } from './local.js';
+import { parseTarget, type CasAnswer, type KvTarget } from './local.js';
 
-/** Moves of one reconfiguration in flight at once (each is a get, a put and a delete). */
+/** Moves of one reconfiguration in flight at once (each a get and two compare-and-sets, `moveKey`). */
 export const reconfMovesInFlightMax = 64;
 /** Late puts to a key's old owner one move carries over before it gives up with E_KV_RECONF_RACE. */
 export const reconfCarryOversMax = 8;
@@ -173,8 +173,6 @@ function runMoves(host: GroupStorageHost, service: string, moves: readonly Move[
   };
   for (let i = 0; i < Math.min(reconfMovesInFlightMax, moves.length); i++) launch();
 }
-
-type CasAnswer = { swapped: true } | { swapped: false; current: { absent: true } | { value: unknown } };
 
 /**
  * One key from its old owner to its new one, safe against puts racing the move:

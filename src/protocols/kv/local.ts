@@ -51,6 +51,9 @@ export function appended(found: { value: unknown } | undefined, value: unknown):
 /** A key's state for `cas`: absent, or holding a value. */
 export type Slot = { readonly absent: true } | { readonly value: unknown };
 
+/** What `cas` answers: swapped, or not and what the key holds instead. */
+export type CasAnswer = { readonly swapped: true } | { readonly swapped: false; readonly current: Slot };
+
 function isSlot(slot: unknown): slot is Slot {
   return typeof slot === 'object' && slot !== null && ((slot as { absent?: unknown }).absent === true || 'value' in slot);
 }
