@@ -7,7 +7,8 @@
  *   racing a timeout, or a duplicated reply finds nothing and is counted as unknown;
  * - a callee runs a call at most once while it remembers it: a duplicate (the network duplicates, the
  *   caller retries idempotent calls with the same id) either finds it running (dropped: the reply will
- *   come) or finished (the cached reply is sent again);
+ *   come) or finished (the cached reply is sent again); node.ts does not ask about calls to methods
+ *   declared idempotent, which may run again;
  * - both tables are bounded (`inFlightMax`, `recentMax`).
  */
 import type { NodeId } from '../../env/index.js';

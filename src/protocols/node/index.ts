@@ -9,9 +9,10 @@
  *   E_NODE_ARGS_UNENCODABLE, E_NODE_STOPPED). A late, duplicated or stale reply is dropped and counted
  *   (`stats.repliesUnknown`).
  * - At most once per remembered call: a callee runs a given (caller, epoch, seq) once while it is among
- *   its last `recentCallsMax` calls; duplicates get the cached reply. Only idempotent methods
- *   (status.get, routes.get, groups.get, mem/store.get, or `{idempotent: true}`) are retried, at most
- *   `callRetriesMax` times, with the same id.
+ *   its last `recentCallsMax` calls; duplicates get the cached reply. Calls to a method the callee
+ *   declares idempotent (`defineMethod(…, {idempotent: true})`: status.get, routes.get, groups.get,
+ *   mem/store.get …) are not remembered: a duplicate runs again. Only idempotent calls (those methods,
+ *   or `{idempotent: true}` from the caller) are retried, at most `callRetriesMax` times, with the same id.
  * - A node never throws on input from the network: bad envelopes are dropped and counted
  *   (`stats.badMessages`); arguments that do not decode, unknown services and methods, and handlers
  *   that throw get coded error replies (E_NODE_BAD_ARGS, E_NODE_NO_SERVICE, E_NODE_NO_METHOD,

@@ -12,7 +12,7 @@ import {
   codeOf, decodeArgs, decodeMessage, decodeResult, encodeArgs, encodeCall, encodeReply, encodeResult, idMax, nodeChannel,
   type CallMessage, type ReplyMessage,
 } from './messages.js';
-import { invokeMethod, type Callback, type Service } from './method.js';
+import { invokeMethod, isIdempotent, type Callback, type Service } from './method.js';
 import { enterNode, isRpcId, leaveNode, rpcStub, withCurrentNode, type RpcCaller } from './rpc.js';
 import { createLocalServices, idempotentByDefault } from './services.js';
 
@@ -179,7 +179,7 @@ export class DistNode implements RpcCaller, NodeProgram {
   /** Runs a local service method as a network call would (same lookup, same once-only reply), without
    * copying arguments. For the groups layer and the facade. */
   invokeLocal(gid: string, service: string, method: string, args: readonly unknown[], callback: Callback): void {
-    withCurrentNode(this, () => this.dispatch(gid, service, method, args, callback));
+    withCurrentNode(this, () => this.dispatch(this.resolveService(gid, service), gid, service, method, args, callback));
   }
 
   /** Registers `fn` under a fresh rpc id and returns a stub that calls it here from any node. */
@@ -403,15 +403,22 @@ export class DistNode implements RpcCaller, NodeProgram {
   }
 
   private handleCall(from: NodeId, message: CallMessage): void {
-    const state = this.recent.begin(from, message.epoch, message.seq);
-    if (state.kind !== 'new') {
-      this.stats.callsDuplicate++;
-      if (state.kind === 'done') this.env.net.send(from, nodeChannel, state.reply);
-      return;
+    const service = this.resolveService(message.gid, message.service);
+    // A method declared idempotent may simply run again for a duplicate (a retry, or the network's), so its
+    // calls are not remembered: keeping every reply alive for `recentCallsMax` calls was ~15% of an
+    // answering node's CPU per call under load (the replies outlive the young generation).
+    const remembered = service === undefined || !isIdempotent(service[message.method]);
+    if (remembered) {
+      const state = this.recent.begin(from, message.epoch, message.seq);
+      if (state.kind !== 'new') {
+        this.stats.callsDuplicate++;
+        if (state.kind === 'done') this.env.net.send(from, nodeChannel, state.reply);
+        return;
+      }
     }
     const answer: Callback = (err, value) => {
       const reply = encodeReply(message.epoch, message.seq, encodeResult(err, value));
-      this.recent.finish(from, message.epoch, message.seq, reply);
+      if (remembered) this.recent.finish(from, message.epoch, message.seq, reply);
       if (!this.stopped) this.env.net.send(from, nodeChannel, reply);
     };
     const args = decodeArgs(message.argsBytes);
@@ -420,11 +427,10 @@ export class DistNode implements RpcCaller, NodeProgram {
       return answer(args);
     }
     this.stats.callsHandled++;
-    this.dispatch(message.gid, message.service, message.method, args, answer);
+    this.dispatch(service, message.gid, message.service, message.method, args, answer);
   }
 
-  private dispatch(gid: string, serviceName: string, method: string, args: readonly unknown[], answer: Callback): void {
-    const service = this.resolveService(gid, serviceName);
+  private dispatch(service: Service | undefined, gid: string, serviceName: string, method: string, args: readonly unknown[], answer: Callback): void {
     if (service === undefined) {
       return answer(new DistError('E_NODE_NO_SERVICE', `no service ${serviceName} in ${gid}`, { gid, service: serviceName }));
     }

@@ -1,7 +1,7 @@
 /** Hostile and unusual input on the node channel, and the pure call tables. */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { CallTable, decodeMessage, encodeCall, encodeReply, FifoMap, nodeChannel, RecentCalls } from '../../../src/protocols/node/index.js';
+import { CallTable, decodeMessage, defineMethod, encodeCall, encodeReply, FifoMap, nodeChannel, RecentCalls } from '../../../src/protocols/node/index.js';
 import { decode, encode } from '../../../src/serialize/index.js';
 import { codeOf, simCluster } from '../helpers.js';
 
@@ -41,10 +41,11 @@ describe('node wire (simulator)', () => {
     }), { numRuns: 50 });
   });
 
-  it('a duplicated call runs once and both copies get the reply; an unknown reply is dropped and counted', () => {
+  /** Sends the same `count.up` call twice to a node whose counter is `up`; what each copy got back. */
+  function sendTwice(up: Function): { runs: () => number; replies: unknown[]; c: ReturnType<typeof simCluster> } {
     const c = simCluster(['n1']);
     let runs = 0;
-    c.node('n1').services.set('count', { up: (cb: Function) => cb(null, ++runs) });
+    c.node('n1').services.set('count', { up: up(() => ++runs) });
     const client = c.sim.client('c1');
     const replies: unknown[] = [];
     client.listen(nodeChannel, (_from, bytes) => {
@@ -56,10 +57,22 @@ describe('node wire (simulator)', () => {
     c.sim.at(10, () => client.send('n1', nodeChannel, call));
     c.sim.at(20, () => client.send('n1', nodeChannel, encodeReply(123, 456, encode([null, 1]))));
     c.sim.runUntil(100);
-    expect(runs).to.equal(1);
+    return { runs: () => runs, replies, c };
+  }
+
+  it('a duplicated call runs once and both copies get the reply; an unknown reply is dropped and counted', () => {
+    const { runs, replies, c } = sendTwice((next: () => number) => (cb: Function) => cb(null, next()));
+    expect(runs()).to.equal(1);
     expect(replies).to.deep.equal([[null, 1], [null, 1]]);
     expect(c.node('n1').stats.callsDuplicate).to.equal(1);
     expect(c.node('n1').stats.repliesUnknown).to.equal(1);
+  });
+
+  it('a duplicated call to a method declared idempotent is not remembered: it runs again', () => {
+    const { runs, replies, c } = sendTwice((next: () => number) => defineMethod(0, (_args, reply) => reply(null, next()), { idempotent: true }));
+    expect(runs()).to.equal(2);
+    expect(replies).to.deep.equal([[null, 1], [null, 2]]);
+    expect(c.node('n1').stats.callsDuplicate).to.equal(0);
   });
 });
 
