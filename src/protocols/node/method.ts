@@ -29,7 +29,10 @@ export function defineMethod(arity: number, impl: MethodImpl, options: { idempot
     const last = given[given.length - 1];
     const callback = given.length > arity && typeof last === 'function' ? (last as Callback) : noop;
     // `given` is this call's own array: trimmed or padded in place rather than copied (every call pays).
-    if (given.length > arity) given.length = arity;
+    // Dropping the one callback by `pop` stays in optimized code; assigning `length` is a runtime call
+    // (~4% of an answering node's CPU per call in a profile).
+    if (given.length === arity + 1) given.pop();
+    else if (given.length > arity) given.length = arity;
     while (given.length < arity) given.push(undefined);
     impl(given, callback);
   };

@@ -1,7 +1,8 @@
 /** The node runtime's local services and RPC, in the simulator: every row of COURSE-API's status, routes
  * and comm tables that applies at this layer, with its error cases. */
 import { expect } from 'chai';
-import { getNID, getSID, nodeIdOf, type DistNode } from '../../../src/protocols/node/index.js';
+import fc from 'fast-check';
+import { defineMethod, getNID, getSID, nodeIdOf, type DistNode } from '../../../src/protocols/node/index.js';
 import { codeOf, settle, simCluster, type SimCluster } from '../helpers.js';
 
 const n = (id: string): { ip: string; port: number } => ({ ip: id, port: 0 });
@@ -152,6 +153,24 @@ describe('node services (simulator)', () => {
       expect(send('n1', [1], { node: n('n2'), service: 'two', method: 'pair' })).to.deep.equal([null, [1, undefined]]);
       expect(send('n1', ['nid', 'extra'], { node: n('n2'), service: 'status', method: 'get' })).to.deep.equal([null, getNID(n('n2'))]);
     });
+  });
+
+  it('a defined method sees exactly its arity in arguments, padded or trimmed, and a callback past them (property)', () => {
+    fc.assert(fc.property(fc.nat(4), fc.array(fc.integer(), { maxLength: 7 }), fc.boolean(), (arity, args, withCallback) => {
+      let seen: unknown[] | undefined;
+      const answers: unknown[] = [];
+      const method = defineMethod(arity, (given, reply) => {
+        seen = [...given];
+        reply(null, given.length);
+      });
+      const callback = (err: unknown, value: unknown): number => answers.push([err, value]);
+      const given = withCallback ? [...args, callback] : args;
+      method(...given);
+      // A trailing function past the arity is the callback; anything else is an argument (or dropped).
+      const found = withCallback && given.length > arity;
+      expect(seen).to.deep.equal(Array.from({ length: arity }, (_, i) => given[i]));
+      expect(answers).to.deep.equal(found ? [[null, arity]] : []);
+    }), { numRuns: 300 });
   });
 
   describe('createRPC', () => {
