@@ -35,9 +35,17 @@ export function isNodeAddress(value: unknown): value is NodeAddress {
 
 /** The Env node id of a course node. */
 export function nodeIdOf(node: NodeAddress): NodeId {
+  // Callers address the same node object call after call: the id string built last time is returned
+  // again (if its fields did not change), so maps keyed by node id find a string whose hash is known.
+  if (node === lastAddressed.node && node.ip === lastAddressed.ip && node.port === lastAddressed.port) return lastAddressed.id;
   assert(isNodeAddress(node), 'nodeIdOf needs {ip, port}');
-  return node.port === 0 ? node.ip : `${node.ip}:${node.port}`;
+  const id = node.port === 0 ? node.ip : `${node.ip}:${node.port}`;
+  lastAddressed = { node, ip: node.ip, port: node.port, id };
+  return id;
 }
+
+/** The last node `nodeIdOf` converted, with the fields it had then. */
+let lastAddressed: { readonly node: NodeAddress | undefined; readonly ip: string; readonly port: number; readonly id: NodeId } = { node: undefined, ip: '', port: -1, id: '' };
 
 /** The course node of an Env node id (inverse of `nodeIdOf`). */
 export function addressOf(id: NodeId): NodeAddress {

@@ -29,6 +29,19 @@ describe('node ids and hashes', () => {
     expect(nodeIdOf(addressOf('n1'))).to.equal('n1');
   });
 
+  it('a node object whose fields change between calls gets its new id (the last id is reused only when unchanged)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('127.0.0.1', '10.0.0.2', 'n1'), fc.integer({ min: 0, max: 3 })), { minLength: 1, maxLength: 12 }), (steps) => {
+      const node = { ip: '', port: 0 };
+      for (const [ip, port] of steps) {
+        node.ip = ip;
+        node.port = port;
+        expect(nodeIdOf(node)).to.equal(port === 0 ? ip : `${ip}:${port}`);
+        expect(nodeIdOf({ ...node })).to.equal(nodeIdOf(node));
+      }
+    }));
+    expect(() => nodeIdOf({ ip: '', port: 1 })).to.throw();
+  });
+
   it('naive, consistent and rendezvous hashes agree with the reference and never mutate nids', () => {
     fc.assert(fc.property(hex64, fc.uniqueArray(hex64, { minLength: 1, maxLength: 8 }), (kid, nids) => {
       const before = [...nids];
