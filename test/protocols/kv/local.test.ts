@@ -70,6 +70,16 @@ for (const kind of ['mem', 'store'] as const) {
       expect(call(service, 'get', null).value).to.deep.equal([getID('v')]);
     });
 
+    it('keeps every gid apart, past the number of gids whose key prefixes are remembered (1,024)', () => {
+      const gids = Array.from({ length: 1_100 }, (_, i) => `g${i}`);
+      for (const gid of gids) call(service, 'put', gid, { key: 'k', gid });
+      for (const gid of [...gids].reverse()) {
+        expect(call(service, 'get', { key: 'k', gid }).value).to.equal(gid);
+        expect(call(service, 'get', { key: null, gid }).value).to.deep.equal(['k']);
+      }
+      expect(call(service, 'get', { key: null, gid: 'g1' }).value).to.deep.equal(['k']); // not g10, g100 …
+    });
+
     it('append accumulates into an array', () => {
       expect(call(service, 'append', 1, 'l').value).to.deep.equal([1]);
       expect(call(service, 'append', 2, 'l').value).to.deep.equal([1, 2]);
