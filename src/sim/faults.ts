@@ -41,6 +41,19 @@ export interface CrashFault {
   readonly downMs: number;
 }
 
+/**
+ * While active, every message delivered to `node` arrives `lagMs` later than it otherwise would: a node
+ * that reads its input late (CPU-starved, paging, a long GC), while its own timers still fire on time,
+ * so it takes its peers for slow (the failure Lifeguard's local health addresses). Only plans that list
+ * it have it; the profiles do not draw it, so their plans and traces are as before.
+ */
+export interface SlowNodeFault {
+  readonly atMs: number;
+  readonly durationMs: number;
+  readonly node: NodeId;
+  readonly lagMs: number;
+}
+
 export interface ClockFault {
   readonly node: NodeId;
   /** Added to the node's clock reading. */
@@ -70,6 +83,7 @@ export interface FaultPlan {
   readonly partitions: readonly PartitionFault[];
   readonly clogs: readonly ClogFault[];
   readonly crashes: readonly CrashFault[];
+  readonly slowNodes?: readonly SlowNodeFault[];
 }
 
 type Span = readonly [number, number];
@@ -307,6 +321,13 @@ export function validatePlan(plan: FaultPlan, nodeIds: readonly NodeId[]): void 
     checkTimes('crashes', c.atMs, c.downMs);
     checkNode('crashes.node', c.node);
   }
+  if (plan.slowNodes === undefined) return;
+  if (!Array.isArray(plan.slowNodes)) throw configError('slowNodes', 'an array', plan.slowNodes);
+  for (const f of plan.slowNodes) {
+    checkTimes('slowNodes', f.atMs, f.durationMs);
+    checkNode('slowNodes.node', f.node);
+    if (typeof f.lagMs !== 'number' || !(f.lagMs >= 0 && f.lagMs <= faultMsMax)) throw configError('slowNodes.lagMs', `in [0, ${faultMsMax}]`, f.lagMs);
+  }
 }
 
 /** Every kind of fault the simulator counts. A run reports how many of each actually fired. */
@@ -318,6 +339,7 @@ export const faultKinds = [
   'diskSlow', 'diskFail',
   'clockSkew',
   'webFail',
+  'slowInbound',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 export type FaultCounts = Record<FaultKind, number>;

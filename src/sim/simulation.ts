@@ -10,7 +10,7 @@ import { assert } from '../lib/assert.js';
 import { DistError } from '../lib/errors.js';
 import { getProgram } from '../lib/programs.js';
 import { EventQueue, type Scheduled } from './event-queue.js';
-import { type ClockFault, type FaultCounts, type FaultPlan, type PartitionFault, quietPlan, validatePlan, zeroFaultCounts } from './faults.js';
+import { type ClockFault, type FaultCounts, type FaultPlan, type PartitionFault, quietPlan, type SlowNodeFault, validatePlan, zeroFaultCounts } from './faults.js';
 import { bytesHash32 } from './hash.js';
 import { SimDisk, type PendingBatch } from './disk.js';
 import { SimRandom } from './random.js';
@@ -162,6 +162,8 @@ export class Simulation {
   private faultsActive = true;
   private partitions: ActivePartition[] = [];
   private readonly clogs = new Map<string, ActiveClog>();
+  /** Active slow-node faults' lags by node (several at once on one node: the largest counts). */
+  private readonly inboundLags = new Map<NodeId, number[]>();
   private nextTimerId = 1;
   private halted: Halt | undefined;
 
@@ -357,12 +359,13 @@ export class Simulation {
   }
 
   /** Ends the fault phase: partitions and clogs lift (held messages are released), crashed nodes
-   * restart, and loss, duplication, reordering, tail latency and disk faults stop. */
+   * restart, and loss, duplication, reordering, tail latency, slow nodes and disk faults stop. */
   heal(): void {
     if (!this.faultsActive) return;
     this.faultsActive = false;
     this.tracer.event(this.nowMs, 'sim', 'heal');
     this.partitions = [];
+    this.inboundLags.clear();
     for (const key of [...this.clogs.keys()]) this.releaseClog(key);
     for (const node of this.nodes.values()) if (!node.up && !node.stopped) this.restart(node.id);
   }
@@ -533,12 +536,13 @@ export class Simulation {
       fate = 'loss';
       this.faults.loss++;
     } else {
-      atMs = this.nowMs + this.latencyMs();
+      const lagMs = this.inboundLagMs(dst.id);
+      atMs = this.nowMs + this.latencyMs() + lagMs;
       if (this.enqueueDelivery(src, dst, channel, bytes, hash, atMs)) fate = 'clog';
       if (this.faultsActive && this.netRandom.bernoulli(this.plan.duplicateChance)) {
         this.faults.duplicate++;
         fate = fate === 'ok' ? 'dup' : fate;
-        this.enqueueDelivery(src, dst, channel, bytes.slice(), hash, this.nowMs + this.latencyMs());
+        this.enqueueDelivery(src, dst, channel, bytes.slice(), hash, this.nowMs + this.latencyMs() + lagMs);
       }
     }
     const t = this.tracer;
@@ -572,6 +576,15 @@ export class Simulation {
     }
     this.queue.push(ev);
     return false;
+  }
+
+  /** Extra delay of a message to `to` while a slow-node fault holds it (0 without one). */
+  private inboundLagMs(to: NodeId): number {
+    if (this.inboundLags.size === 0) return 0;
+    const lags = this.inboundLags.get(to);
+    if (lags === undefined) return 0;
+    this.faults.slowInbound++;
+    return Math.max(...lags);
   }
 
   private latencyMs(): number {
@@ -643,6 +656,7 @@ export class Simulation {
     for (const c of this.plan.clogs) {
       this.at(c.atMs, () => this.startClog(c.from, c.to, c.durationMs));
     }
+    for (const f of this.plan.slowNodes ?? []) this.at(f.atMs, () => this.startSlowNode(f));
     for (const c of this.plan.crashes) {
       this.at(c.atMs, () => {
         const node = this.nodes.get(c.node);
@@ -651,6 +665,19 @@ export class Simulation {
         this.at(this.nowMs + c.downMs, () => this.restart(c.node));
       });
     }
+  }
+
+  private startSlowNode(fault: SlowNodeFault): void {
+    if (!this.faultsActive) return;
+    const lags = this.inboundLags.get(fault.node) ?? [];
+    lags.push(fault.lagMs);
+    this.inboundLags.set(fault.node, lags);
+    this.tracer.event(this.nowMs, 'sim', 'slow-node', { node: fault.node, lagMs: fault.lagMs, durationMs: fault.durationMs });
+    this.at(this.nowMs + fault.durationMs, () => {
+      if (this.inboundLags.get(fault.node) !== lags) return; // healed already
+      lags.splice(lags.indexOf(fault.lagMs), 1);
+      if (lags.length === 0) this.inboundLags.delete(fault.node);
+    });
   }
 
   private startPartition(fault: PartitionFault): void {
@@ -773,5 +800,6 @@ function planNodeIds(plan: FaultPlan): NodeId[] {
     ids.add(c.to);
   }
   for (const c of plan.crashes ?? []) ids.add(c.node);
+  for (const f of plan.slowNodes ?? []) ids.add(f.node);
   return [...ids];
 }

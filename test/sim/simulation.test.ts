@@ -99,6 +99,32 @@ describe('sim/simulation', () => {
     expect(sim.faults.clockSkew).to.equal(1);
   });
 
+  it('delays what a slow node receives, while its timers and what it sends keep time; heal ends it', () => {
+    const plan: FaultPlan = { ...quietPlan(), slowNodes: [{ atMs: 100, durationMs: 200, node: 'n2', lagMs: 50 }] };
+    const sim = new Simulation({ seed: 1, plan, nodeIds: ['n1', 'n2'] });
+    const arrivals: [string, number][] = [];
+    sim.addNode('n1', probe((env) => {
+      env.net.listen('ch', (_from, p) => arrivals.push([`n1<-${p[0]}`, env.clock.now()]));
+      for (const t of [50, 150, 250, 400]) env.timers.set(t, () => env.net.send('n2', 'ch', bytes(t / 10)));
+    }));
+    sim.addNode('n2', probe((env) => {
+      env.net.listen('ch', (_from, p) => arrivals.push([`n2<-${p[0]}`, env.clock.now()]));
+      env.timers.set(150, () => env.net.send('n1', 'ch', bytes(99)));
+    }));
+    sim.runUntil(500);
+    // Sent at 150 and 250 (inside the fault): 1 ms of latency plus 50 of lag; before and after: 1 ms.
+    expect(arrivals).to.deep.equal([['n2<-5', 51], ['n1<-99', 151], ['n2<-15', 201], ['n2<-25', 301], ['n2<-40', 401]]);
+    expect(sim.faults.slowInbound).to.equal(2);
+    const healed = new Simulation({ seed: 1, plan, nodeIds: ['n1', 'n2'] });
+    const times: number[] = [];
+    healed.addNode('n2', probe((env) => env.net.listen('ch', () => times.push(env.clock.now()))));
+    healed.addNode('n1', probe((env) => env.timers.set(150, () => env.net.send('n2', 'ch', bytes(1)))));
+    healed.runUntil(120);
+    healed.heal();
+    healed.runUntil(200);
+    expect(times).to.deep.equal([151]);
+  });
+
   it('spawns nodes by registered program name and refuses unknown ones with a code', () => {
     const sim = new Simulation({ seed: 1 });
     const results: unknown[] = [];
@@ -152,5 +178,9 @@ describe('sim/simulation', () => {
     } catch (err) {
       expect((err as { details: { field: string } }).details.field).to.equal('lossChance');
     }
+    const slow = { ...quietPlan(), slowNodes: [{ atMs: 0, durationMs: 10, node: 'n1', lagMs: -5 }] };
+    expect(() => new Simulation({ seed: 1, plan: slow })).to.throw().with.nested.property('details.field', 'slowNodes.lagMs');
+    const stranger = { ...quietPlan(), slowNodes: [{ atMs: 0, durationMs: 10, node: 'n9', lagMs: 5 }] };
+    expect(() => new Simulation({ seed: 1, plan: stranger, nodeIds: ['n1'] })).to.throw().with.nested.property('details.field', 'slowNodes.node');
   });
 });
