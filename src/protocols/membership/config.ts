@@ -34,6 +34,9 @@ export interface MembershipConfig {
   readonly syncIntervalMs: number;
   /** Most records piggybacked on one probe or gossip message. */
   readonly piggybackUpdatesMax: number;
+  /** Lifeguard's local health multiplier: probe periods and ack timeouts stretch up to (this + 1)
+   * times while this node finds itself slow (core.ts `LocalHealth`; memberlist uses 8). 0 turns it off. */
+  readonly localHealthMax: number;
 }
 
 export const membershipDefaults: Omit<MembershipConfig, 'seeds'> = {
@@ -48,6 +51,7 @@ export const membershipDefaults: Omit<MembershipConfig, 'seeds'> = {
   retransmitMult: 4,
   syncIntervalMs: 5000,
   piggybackUpdatesMax: 16,
+  localHealthMax: 8,
 };
 
 const timeMsMax = 3_600_000;
@@ -90,5 +94,6 @@ export function parseMembershipArgs(args: unknown): MembershipConfig {
     retransmitMult: intIn(a, 'retransmitMult', 1, 16),
     syncIntervalMs: syncIntervalMs as number,
     piggybackUpdatesMax: intIn(a, 'piggybackUpdatesMax', 1, 1024),
+    localHealthMax: intIn(a, 'localHealthMax', 0, 16),
   };
 }

@@ -179,6 +179,39 @@ export function suspicionTimeoutMs(minMs: number, maxMs: number, k: number, conf
   return Math.max(minMs, Math.floor(maxMs - (maxMs - minMs) * shrink));
 }
 
+/**
+ * Lifeguard's local health multiplier (§IV-A, "Local Health Aware Probe"; memberlist's awareness.go): a
+ * score in [0, max] of how much this node's own slowness may be to blame for what it observes. A probe
+ * that got no ack in its period, and having to refute a suspicion of itself, raise it; a probe answered
+ * in time lowers it. Probe periods and ack timeouts are scaled by score + 1, so a node that reads its
+ * input late (CPU-starved, paging) probes less often and waits longer before it suspects anyone, instead
+ * of accusing healthy members. max = 0 turns it off.
+ */
+export class LocalHealth {
+  private scoreNow = 0;
+
+  constructor(readonly max: number) {
+    assert(Number.isInteger(max) && max >= 0, 'local health max is an integer >= 0');
+  }
+
+  get score(): number {
+    return this.scoreNow;
+  }
+
+  /** Evidence of this node's own slowness (+1) or health (-1); true when the score changed. */
+  record(delta: 1 | -1): boolean {
+    const next = Math.min(this.max, Math.max(0, this.scoreNow + delta));
+    if (next === this.scoreNow) return false;
+    this.scoreNow = next;
+    return true;
+  }
+
+  /** A probe period or ack timeout, stretched by the current score. */
+  scale(durationMs: number): number {
+    return durationMs * (this.scoreNow + 1);
+  }
+}
+
 /** One suspicion held here: since when, and by whom (its first accuser and its confirmations). */
 interface Suspicion {
   readonly sinceMs: number;

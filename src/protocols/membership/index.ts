@@ -56,7 +56,7 @@ import { registerProgram } from '../../lib/programs.js';
 import { createMembershipNode } from './node.js';
 
 export {
-  isMember, mergeTables, memberStates, membersMax, MembershipCore, ProbeSchedule, retransmitLimit, stateRank, supersedes, suspicionTimeoutMs, UpdateQueue,
+  isMember, LocalHealth, mergeTables, memberStates, membersMax, MembershipCore, ProbeSchedule, retransmitLimit, stateRank, supersedes, suspicionTimeoutMs, UpdateQueue,
   type CoreConfig, type MemberChange, type MemberRecord, type MemberState, type MembershipView,
 } from './core.js';
 export { membershipDefaults, parseMembershipArgs, type MembershipConfig } from './config.js';

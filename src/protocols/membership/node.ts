@@ -11,7 +11,7 @@ import { assert } from '../../lib/assert.js';
 import { DistError } from '../../lib/errors.js';
 import { decode, encode } from '../../serialize/index.js';
 import { parseMembershipArgs, type MembershipConfig } from './config.js';
-import { isMember, MembershipCore, type MemberChange, type MemberRecord, type MemberState, type MembershipView } from './core.js';
+import { isMember, LocalHealth, MembershipCore, type MemberChange, type MemberRecord, type MemberState, type MembershipView } from './core.js';
 import { decodeMessage, encodeMessage, type MembershipMessage } from './messages.js';
 
 export const membershipChannel = 'membership';
@@ -31,6 +31,8 @@ export interface Membership extends NodeProgram {
   stateOf(id: NodeId): MemberState | undefined;
   /** Graceful leave: tells the group this node is leaving, then goes quiet (timers stop). */
   leave(): void;
+  /** Lifeguard's local health score, 0 (healthy) to `localHealthMax`: probe periods are stretched score + 1 times. */
+  localHealth(): number;
   readonly view: MembershipView;
   inspect(): MembershipView;
   stop(): void;
@@ -80,6 +82,7 @@ class MembershipNode {
   private readonly incarnationKey: string;
   private readonly random: Random;
   private readonly core: MembershipCore;
+  private readonly health: LocalHealth;
   private readonly listeners: MembershipListener[] = [];
   private readonly relays = new Map<number, Relay>();
   private readonly timers = new Set<number>();
@@ -97,6 +100,7 @@ class MembershipNode {
     this.incarnationKey = `${options.diskPrefix ?? membershipDiskPrefix}incarnation`;
     this.random = env.random.fork('membership');
     this.core = new MembershipCore(env.nodeId, config, (maxExclusive) => this.random.int(0, maxExclusive));
+    this.health = new LocalHealth(config.localHealthMax);
     this.boot();
   }
 
@@ -106,6 +110,7 @@ class MembershipNode {
       members: () => this.core.liveMembers(),
       stateOf: (id) => this.core.get(id)?.state,
       leave: () => this.leave(),
+      localHealth: () => this.health.score,
       view: this.core,
       inspect: () => this.core,
       stop: () => this.leave(),
@@ -124,7 +129,10 @@ class MembershipNode {
       this.env.trace.event('membership.start', { incarnation: stored + 1 });
       this.env.net.listen(this.channel, (from, payload) => this.onMessage(from, payload));
       this.join();
-      this.every(this.config.probeIntervalMs, () => this.onProbeTick());
+      this.probeLoop();
+      // Suspicions expire on the unstretched period: a node finding itself slow probes less, but a
+      // suspicion it holds still ends on time.
+      this.every(this.config.probeIntervalMs, () => this.emit(this.core.expireSuspicions(this.env.clock.now())));
       if (this.config.gossipFanout > 0) this.every(this.config.gossipIntervalMs, () => this.onGossipTick());
       if (this.config.syncIntervalMs > 0) this.every(this.config.syncIntervalMs, () => this.onSyncTick());
     });
@@ -194,18 +202,31 @@ class MembershipNode {
     });
   }
 
-  /** One protocol period (SWIM §3.1, §4.3): close the last probe, expire suspicions, probe the next member. */
+  /** Protocol periods, each stretched by the local health score at its start (Lifeguard §IV-A). */
+  private probeLoop(): void {
+    this.after(this.health.scale(this.config.probeIntervalMs), () => {
+      this.onProbeTick();
+      this.probeLoop();
+    });
+  }
+
+  /** Lifeguard's local health: +1 when this node may be the slow one, -1 when a probe went well. */
+  private recordHealth(delta: 1 | -1): void {
+    if (this.health.record(delta)) this.env.trace.event('membership.health', { score: this.health.score });
+  }
+
+  /** One protocol period (SWIM §3.1, §4.3): close the last probe, probe the next member. */
   private onProbeTick(): void {
     const last = this.probe;
+    if (last !== undefined) this.recordHealth(last.acked ? -1 : 1);
     if (last !== undefined && !last.acked) this.emit(this.core.suspect(last.target, this.env.clock.now()));
-    this.emit(this.core.expireSuspicions(this.env.clock.now()));
     this.probe = undefined;
     const target = this.pickTarget();
     if (target === undefined) return;
     const probe: Probe = { seq: this.seqNext++, target, acked: false };
     this.probe = probe;
     this.send(target, { type: 'ping', seq: probe.seq, target, updates: this.core.piggyback(target) });
-    this.after(this.config.ackTimeoutMs, () => this.onAckTimeout(probe));
+    this.after(this.health.scale(this.config.ackTimeoutMs), () => this.onAckTimeout(probe));
   }
 
   /**
@@ -361,6 +382,7 @@ class MembershipNode {
       if (wanted <= this.core.incarnation) return;
       this.core.becomeAlive(wanted);
       this.env.trace.event('membership.refute', { incarnation: wanted });
+      this.recordHealth(1); // peers found this node slow to answer: it may be the slow one
       // The accusers hear the refutation directly (its gossip might miss one of them for a whole
       // suspicion timeout under loss); everyone else hears it by gossip.
       for (const accuser of [...this.accusers].sort()) this.send(accuser, { type: 'gossip', updates: [this.selfRecord()] });

@@ -10,11 +10,12 @@
  * - membership.incarnation-origin: no node holds an incarnation of m above the highest m announced;
  * - membership.restart-incarnation: a node restarts above every incarnation it ever announced (so its
  *   new `alive` beats any `dead` about its previous life);
- * - membership.accuracy, enforced only when the plan has no partitions and no clogs and loss <= 10%
+ * - membership.accuracy, enforced only when the plan has no partitions, clogs or slow nodes and loss <= 10%
  *   (otherwise counted as `falseDeaths`): no node declares m dead at an incarnation m is running with.
  * Liveness, after healing (every node restarted): every node holds every other node `alive`.
  * Figures: crashes seen, crashes detected (every live node holds the crashed node dead before it
- * restarts) and detection time, false deaths, suspicions, refutations.
+ * restarts) and detection time, false deaths, suspicions (records seen) and suspicions raised (by their
+ * accuser: all, by a planned slow node, of a slow node), refutations.
  */
 import type { NodeFactory, NodeId } from '../../env/index.js';
 import { membershipProgramName, supersedes, type MemberRecord, type MembershipView } from '../../protocols/membership/index.js';
@@ -83,11 +84,16 @@ class MembershipRun implements WorkloadRun {
   /** `member@incarnation` declared dead while running that incarnation (counted once per pair). */
   private readonly falseDeaths = new Set<string>();
   private suspicions = 0;
+  /** Suspicions raised (seen in the accuser's own view): all, by a planned slow node, of a slow node. */
+  private readonly raised = { all: 0, bySlow: 0, ofSlow: 0 };
+  private readonly slowNodes: ReadonlySet<NodeId>;
   private refutations = 0;
 
   constructor(private readonly ctx: WorkloadContext) {
     const plan = ctx.sim.plan;
-    this.enforceAccuracy = plan.partitions.length === 0 && plan.clogs.length === 0 && plan.lossChance <= accuracyLossChanceMax;
+    // A slow node's lag may outlast a suspicion (then its death is no detector's mistake): counted, not enforced.
+    this.slowNodes = new Set((plan.slowNodes ?? []).map((f) => f.node));
+    this.enforceAccuracy = plan.partitions.length === 0 && plan.clogs.length === 0 && (plan.slowNodes ?? []).length === 0 && plan.lossChance <= accuracyLossChanceMax;
   }
 
   start(): void {
@@ -150,13 +156,22 @@ class MembershipRun implements WorkloadRun {
       if (previous !== undefined && supersedes(previous, record)) {
         return { invariant: 'membership.monotonic', message: `${node} moved ${record.id} back from ${previous.state}@${previous.incarnation} to ${record.state}@${record.incarnation}` };
       }
-      if (record.state === 'suspect') this.suspicions++;
+      if (record.state === 'suspect') {
+        this.suspicions++;
+        if (record.accuser === node) this.countRaised(node, record.id);
+      }
       if (record.state === 'dead') {
         const violation = this.onDeclaredDead(node, record);
         if (violation !== undefined) return violation;
       }
     }
     return undefined;
+  }
+
+  private countRaised(accuser: NodeId, suspect: NodeId): void {
+    this.raised.all++;
+    if (this.slowNodes.has(accuser)) this.raised.bySlow++;
+    if (this.slowNodes.has(suspect)) this.raised.ofSlow++;
   }
 
   /** A fresh `dead` record: a false death if the member is running that incarnation; else maybe the
@@ -234,6 +249,9 @@ class MembershipRun implements WorkloadRun {
       detectionMsMax: detections.length === 0 ? 0 : (detections[detections.length - 1] as number),
       falseDeaths: this.falseDeaths.size,
       suspicions: this.suspicions,
+      suspicionsRaised: this.raised.all,
+      suspicionsRaisedBySlow: this.raised.bySlow,
+      suspicionsRaisedOfSlow: this.raised.ofSlow,
       refutations: this.refutations,
       accuracyEnforced: this.enforceAccuracy ? 1 : 0,
     };

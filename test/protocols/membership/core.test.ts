@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
-  decodeMessage, encodeMessage, mergeTables, MembershipCore, ProbeSchedule, parseMembershipArgs, retransmitLimit, supersedes, suspicionTimeoutMs, UpdateQueue,
+  decodeMessage, encodeMessage, LocalHealth, mergeTables, MembershipCore, ProbeSchedule, parseMembershipArgs, retransmitLimit, supersedes, suspicionTimeoutMs, UpdateQueue,
   type MemberRecord, type MemberState, type MembershipMessage,
 } from '../../../src/protocols/membership/index.js';
 import { hasCode } from '../../../src/lib/errors.js';
@@ -137,6 +137,21 @@ describe('membership core', () => {
     expect(schedule.pick(() => false)).to.equal(undefined);
   });
 
+  it('local health stays in [0, max], scales durations by score + 1, and is off at max 0 (property)', () => {
+    fc.assert(fc.property(fc.nat(16), fc.array(fc.constantFrom(1 as const, -1 as const), { maxLength: 60 }), (max, deltas) => {
+      const health = new LocalHealth(max);
+      let model = 0;
+      for (const delta of deltas) {
+        const next = Math.min(max, Math.max(0, model + delta));
+        expect(health.record(delta)).to.equal(next !== model);
+        model = next;
+        expect(health.score).to.equal(model);
+        expect(health.scale(500)).to.equal(500 * (model + 1));
+      }
+    }));
+    expect(() => new LocalHealth(-1)).to.throw();
+  });
+
   describe('merge properties', () => {
     const ids = ['a', 'b', 'c', 'd'];
     const record = fc.record({
@@ -187,7 +202,7 @@ describe('membership core', () => {
 
 describe('membership config and messages', () => {
   it('validates every field up front, naming it', () => {
-    expect(parseMembershipArgs({ seeds: ['n1'] })).to.include({ probeIntervalMs: 1000, ackTimeoutMs: 500, indirectProbes: 3 });
+    expect(parseMembershipArgs({ seeds: ['n1'] })).to.include({ probeIntervalMs: 1000, ackTimeoutMs: 500, indirectProbes: 3, localHealthMax: 8 });
     const bad: Array<[Record<string, unknown>, string]> = [
       [{ seeds: 'n1' }, 'seeds'],
       [{ probeIntervalMs: 5 }, 'probeIntervalMs'],
@@ -197,6 +212,8 @@ describe('membership config and messages', () => {
       [{ gossipFanout: 1.5 }, 'gossipFanout'],
       [{ syncIntervalMs: 10 }, 'syncIntervalMs'],
       [{ retransmitMult: 0 }, 'retransmitMult'],
+      [{ localHealthMax: -1 }, 'localHealthMax'],
+      [{ localHealthMax: 17 }, 'localHealthMax'],
     ];
     for (const [args, field] of bad) {
       let thrown: unknown;
