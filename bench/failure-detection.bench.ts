@@ -10,6 +10,12 @@
  *    "false death" is a node declared dead at an incarnation it is running (the checker's
  *    `membership.accuracy`, enforced on such plans). Target: none.
  *
+ * 3. slow node: n3 reads its input `lagMs` late (a simulator slow-node fault: messages to it arrive late,
+ *    its timers keep time) for 5 simulated minutes, no loss; with Lifeguard's local health multiplier
+ *    (localHealthMax 8, the default) and without it (0). Counted: suspicions n3 raised itself (all false:
+ *    everyone else is healthy), suspicions of n3 raised by others (n3 is late to answer), suspicion
+ *    records seen by all nodes, refutations, false deaths.
+ *
  * Both for the protocol's defaults (config.ts) and for the faster timing the simulator workload uses.
  *
  *   npm run build && node dist/bench/failure-detection.bench.js   # table, bench/results/failure-detection.json
@@ -36,6 +42,13 @@ const configs = [
 ] as const;
 
 registerWorkload(membershipWorkload({ name: 'membership-bench-defaults', description: 'membership with the protocol defaults (benchmark)', args: membershipDefaults }));
+for (const c of configs) {
+  registerWorkload(membershipWorkload({ name: `${c.workload}-no-health`, description: 'membership without local health (benchmark)', args: { ...c.args, localHealthMax: 0 } }));
+}
+
+const slowSeeds = 5;
+/** n3's input lag, in probe periods of the config: past one period its probes fail (the ack comes too late). */
+const slowLagPeriods = [1.5, 3] as const;
 
 const detectionPlan: FaultPlan = { ...quietPlan(), latencyMsMin: 1, latencyMsMax: 20, crashes: [{ atMs: crashAtMs, node: 'n7', downMs: 590_000 }] };
 const lossyPlan: FaultPlan = { ...quietPlan(), latencyMsMin: 1, latencyMsMax: 50, lossChance: 0.1 };
@@ -80,6 +93,45 @@ function accuracy(workload: string, nodesCount = nodes, seeds: readonly number[]
   return totals;
 }
 
+type SlowTotals = { bySlow: number; ofSlow: number; records: number; refutations: number; falseDeaths: number; failedRuns: number };
+
+function slowNode(workload: string, lagMs: number): SlowTotals {
+  const plan: FaultPlan = { ...quietPlan(), latencyMsMin: 1, latencyMsMax: 20, slowNodes: [{ atMs: 5_000, durationMs: accuracyDurationMs - 5_000, node: 'n3', lagMs }] };
+  const totals = { bySlow: 0, ofSlow: 0, records: 0, refutations: 0, falseDeaths: 0, failedRuns: 0 };
+  for (const seed of range(1, slowSeeds)) {
+    const r = runScenario(resolveConfig({ seed, workload, nodes, plan, durationMs: accuracyDurationMs }));
+    totals.bySlow += r.stats.suspicionsRaisedBySlow as number;
+    totals.ofSlow += r.stats.suspicionsRaisedOfSlow as number;
+    totals.records += r.stats.suspicions as number;
+    totals.refutations += r.stats.refutations as number;
+    totals.falseDeaths += r.stats.falseDeaths as number;
+    totals.failedRuns += r.result === 'ok' ? 0 : 1;
+  }
+  return totals;
+}
+
+function slowNodeTable(): unknown[] {
+  const rows: Record<string, string>[] = [];
+  const figures = [];
+  for (const c of configs) {
+    for (const periods of slowLagPeriods) {
+      const lagMs = periods * c.args.probeIntervalMs;
+      for (const [health, workload] of [['on (8)', c.workload], ['off', `${c.workload}-no-health`]] as const) {
+        const t = slowNode(workload, lagMs);
+        figures.push({ config: c.name, lagMs, localHealth: health, seeds: slowSeeds, ...t });
+        rows.push({
+          config: c.name, 'n3 lag ms': String(lagMs), 'local health': health,
+          'raised by n3 (false)': String(t.bySlow), 'raised of n3': String(t.ofSlow),
+          'suspicion records': String(t.records), refutations: String(t.refutations), 'false deaths': String(t.falseDeaths),
+        });
+      }
+    }
+  }
+  console.log(`\nslow node: ${nodes} nodes, n3's input ${slowLagPeriods.join(' or ')} probe periods late for ${(accuracyDurationMs - 5_000) / 1000} s, no loss, ${slowSeeds} seeds each`);
+  printTable(rows);
+  return figures;
+}
+
 function main(): void {
   const rows: Record<string, string>[] = [];
   const figures = [];
@@ -109,8 +161,9 @@ function main(): void {
   printTable(rows);
   const meetsTarget = figures.every((f) => f.accuracy.falseDeaths === 0 && f.detection.detected === detectionSeeds);
   console.log(`target: every crash detected, no false deaths at 10% loss: ${meetsTarget ? 'met' : 'NOT met'}`);
+  const slow = slowNodeTable();
   const long = longRun ? longAccuracy() : undefined;
-  console.log(`wrote ${writeResult('failure-detection', { meetsTarget, figures, ...(long === undefined ? {} : { long }) })}`);
+  console.log(`wrote ${writeResult('failure-detection', { meetsTarget, figures, slow, ...(long === undefined ? {} : { long }) })}`);
 }
 
 /** `--long`: the sweep that still found a false death before the dynamic suspicion timeout (30 nodes,

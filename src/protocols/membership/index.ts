@@ -10,7 +10,9 @@
  * incarnation; a suspicion not refuted within suspicionTimeoutMs becomes *dead*. Records ride on every
  * probe message and on a gossip push to `gossipFanout` random members every gossipIntervalMs, each sent
  * at most retransmitMult * ceil(log10(n + 1)) times (§4.1). A message to a member we think suspected or
- * dead carries that record first, so it can refute at once (Lifeguard's buddy system). Every
+ * dead carries that record first, so it can refute at once (Lifeguard's buddy system). A node that
+ * finds itself slow (probes unanswered within their period, suspicions of itself to refute) stretches
+ * its own probe periods and ack timeouts up to localHealthMax + 1 times (Lifeguard's local health). Every
  * syncIntervalMs a node exchanges its whole table with one random known member, dead ones and seeds
  * included (memberlist's push-pull), which is how two sides of a healed partition find each other.
  * A node joins by syncing with its seeds; a restarted node rejoins at its last durable incarnation + 1,
@@ -49,7 +51,7 @@
  *
  * Program name: `membership`, args `{ seeds: NodeId[], probeIntervalMs?, ackTimeoutMs?,
  * suspicionTimeoutMs?, indirectProbes?, gossipIntervalMs?, gossipFanout?, retransmitMult?,
- * syncIntervalMs?, piggybackUpdatesMax? }` (config.ts has the ranges and defaults).
+ * syncIntervalMs?, piggybackUpdatesMax?, localHealthMax? }` (config.ts has the ranges and defaults).
  * Channel: `membership`; messages in messages.ts. Disk: `membership/incarnation`.
  */
 import { registerProgram } from '../../lib/programs.js';
