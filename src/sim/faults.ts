@@ -44,8 +44,8 @@ export interface CrashFault {
 /**
  * While active, every message delivered to `node` arrives `lagMs` later than it otherwise would: a node
  * that reads its input late (CPU-starved, paging, a long GC), while its own timers still fire on time,
- * so it takes its peers for slow (the failure Lifeguard's local health addresses). Only plans that list
- * it have it; the profiles do not draw it, so their plans and traces are as before.
+ * so it takes its peers for slow (the failure Lifeguard's local health addresses). Optional in a plan:
+ * plans written before it existed have none.
  */
 export interface SlowNodeFault {
   readonly atMs: number;
@@ -112,6 +112,9 @@ interface ProfileRanges {
   readonly clogMs: Span;
   readonly crashesPer10s: Span;
   readonly crashDownMs: Span;
+  readonly slowNodesPer10s: Span;
+  readonly slowNodeMs: Span;
+  readonly slowLagMs: Span;
 }
 
 const zero: Span = [0, 0];
@@ -125,6 +128,7 @@ export const profiles: Readonly<Record<ProfileName, ProfileRanges>> = {
     clockOffsetMsMax: zero, clockDriftPpmMax: zero,
     partitionsPer10s: zero, partitionMs: zero, oneWayShare: zero, clogsPer10s: zero, clogMs: zero,
     crashesPer10s: zero, crashDownMs: zero,
+    slowNodesPer10s: zero, slowNodeMs: zero, slowLagMs: zero,
   },
   light: {
     latencyMsMin: [1, 3], latencyMsMax: [5, 30], latencyTailChance: [0, 0.01], latencyTailMsMax: [50, 200],
@@ -133,6 +137,7 @@ export const profiles: Readonly<Record<ProfileName, ProfileRanges>> = {
     clockOffsetMsMax: [0, 100], clockDriftPpmMax: [0, 100],
     partitionsPer10s: [0, 1], partitionMs: [100, 1000], oneWayShare: [0, 0.5], clogsPer10s: [0, 1], clogMs: [50, 500],
     crashesPer10s: [0, 1], crashDownMs: [100, 1000],
+    slowNodesPer10s: [0, 0.5], slowNodeMs: [200, 1000], slowLagMs: [10, 200],
   },
   heavy: {
     latencyMsMin: [1, 10], latencyMsMax: [20, 150], latencyTailChance: [0.01, 0.05], latencyTailMsMax: [200, 1000],
@@ -141,6 +146,7 @@ export const profiles: Readonly<Record<ProfileName, ProfileRanges>> = {
     clockOffsetMsMax: [100, 5000], clockDriftPpmMax: [100, 2000],
     partitionsPer10s: [2, 6], partitionMs: [200, 3000], oneWayShare: [0.25, 0.75], clogsPer10s: [2, 5], clogMs: [100, 2000],
     crashesPer10s: [1, 4], crashDownMs: [50, 3000],
+    slowNodesPer10s: [1, 3], slowNodeMs: [500, 5000], slowLagMs: [50, 2000],
   },
 };
 
@@ -188,7 +194,18 @@ export function drawPlan(profile: ProfileName, random: SimRandom, nodeIds: reado
     clogs: drawClogs(random.fork('clogs'), r, nodeIds, durationMs),
     crashes: drawCrashes(random.fork('crashes'), r, nodeIds, durationMs),
   };
-  return plan;
+  // Drawn from a stream of its own, like each timed fault, so the other faults of a seed stay as they were.
+  const slowNodes = drawSlowNodes(random.fork('slowNodes'), r, nodeIds, durationMs);
+  return slowNodes.length === 0 ? plan : { ...plan, slowNodes };
+}
+
+function drawSlowNodes(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[], durationMs: number): SlowNodeFault[] {
+  const count = drawCount(random, r.slowNodesPer10s, durationMs);
+  const slow: SlowNodeFault[] = [];
+  for (let i = 0; i < count; i++) {
+    slow.push({ atMs: drawStartMs(random, durationMs), durationMs: drawInt(random, r.slowNodeMs), node: random.pick(nodeIds), lagMs: drawInt(random, r.slowLagMs) });
+  }
+  return slow.sort((a, b) => a.atMs - b.atMs);
 }
 
 function drawClocks(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[]): ClockFault[] {

@@ -156,6 +156,9 @@ export class Job {
     const wanted = new Set(this.spec.keys);
     const holders = new Map<string, NodeId[]>();
     const answered = new Set<NodeId>();
+    /** Members whose every attempt went unanswered. Counting them is what ends a locate in which two
+     * or more members fall silent (crashed, partitioned, or slow to read their input). */
+    const silent = new Set<NodeId>();
     let decided = false;
     const decide = (): void => {
       if (decided) return;
@@ -165,9 +168,10 @@ export class Job {
     for (const node of this.members) {
       this.askKeys(node, 1, (keys) => {
         if (decided) return;
-        if (keys !== undefined) answered.add(node);
+        if (keys === undefined) silent.add(node);
+        else answered.add(node);
         for (const k of keys ?? []) if (wanted.has(k)) holders.set(k, [...(holders.get(k) ?? []), node]);
-        if (answered.size === this.members.length || (keys === undefined && this.members.every((n) => answered.has(n) || n === node))) return decide();
+        if (answered.size + silent.size === this.members.length) return decide();
         if (keys !== undefined && holders.size === wanted.size) this.host.env.timers.set(this.options.locateCallMs, decide);
       });
     }

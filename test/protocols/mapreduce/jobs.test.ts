@@ -139,6 +139,17 @@ describe('mapreduce jobs (simulator)', () => {
     expect(asObject(results)).to.deep.equal(expected);
   });
 
+  it('two members silent through the locate: the job still ends, naming them (it used to wait forever)', () => {
+    const sim = cluster({ replicas: 2 });
+    sim.stop('n2');
+    sim.stop('n3');
+    const outcome = runJob(sim, wordCount, 'n1', { locateAttemptsMax: 2, attemptsMax: 2, taskTimeoutMs: 500 }, 30_000);
+    expect(outcome, 'the job answered').to.not.equal(undefined);
+    const [err] = outcome;
+    expect(hasCode(err, 'E_MR_DATA_UNREACHABLE'), String(err)).to.equal(true);
+    expect((err as unknown as { details: { nodes: string[] } }).details.nodes).to.include.members(['n2', 'n3']);
+  });
+
   it('a worker crash mid-job: its map task re-runs on a replica and its partitions move; same result', () => {
     const sim = cluster({ replicas: 2 });
     sim.at(sim.now + 3, () => sim.crash('n3'));

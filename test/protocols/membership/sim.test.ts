@@ -109,7 +109,7 @@ describe('membership in the simulator', () => {
   });
 
   it('the checker fails a variant without full-state sync (liveness: lost joins, long partitions)', () => {
-    expect([6, 7, 18].map((seed) => heavy(seed, 'membership-no-sync').result)).to.deep.equal(['liveness', 'liveness', 'liveness']);
+    expect([1, 4, 6].map((seed) => heavy(seed, 'membership-no-sync').result)).to.deep.equal(['liveness', 'liveness', 'liveness']);
   });
 
   it('a crashed node is declared dead by every live node, and listeners hear it', () => {
