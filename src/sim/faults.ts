@@ -54,6 +54,18 @@ export interface SlowNodeFault {
   readonly lagMs: number;
 }
 
+/**
+ * The node stops running for `durationMs` (a stop-the-world GC pause, a VM migration, SIGSTOP): what is
+ * due to it meanwhile (messages, timers, disk completions) waits and then runs, in order, when it
+ * resumes; its clock keeps going, so it finds time has jumped. A crash or the heal ends the pause.
+ * Optional in a plan: plans written before it existed have none.
+ */
+export interface PauseFault {
+  readonly atMs: number;
+  readonly durationMs: number;
+  readonly node: NodeId;
+}
+
 export interface ClockFault {
   readonly node: NodeId;
   /** Added to the node's clock reading. */
@@ -84,6 +96,7 @@ export interface FaultPlan {
   readonly clogs: readonly ClogFault[];
   readonly crashes: readonly CrashFault[];
   readonly slowNodes?: readonly SlowNodeFault[];
+  readonly pauses?: readonly PauseFault[];
 }
 
 type Span = readonly [number, number];
@@ -115,6 +128,8 @@ interface ProfileRanges {
   readonly slowNodesPer10s: Span;
   readonly slowNodeMs: Span;
   readonly slowLagMs: Span;
+  readonly pausesPer10s: Span;
+  readonly pauseMs: Span;
 }
 
 const zero: Span = [0, 0];
@@ -129,6 +144,7 @@ export const profiles: Readonly<Record<ProfileName, ProfileRanges>> = {
     partitionsPer10s: zero, partitionMs: zero, oneWayShare: zero, clogsPer10s: zero, clogMs: zero,
     crashesPer10s: zero, crashDownMs: zero,
     slowNodesPer10s: zero, slowNodeMs: zero, slowLagMs: zero,
+    pausesPer10s: zero, pauseMs: zero,
   },
   light: {
     latencyMsMin: [1, 3], latencyMsMax: [5, 30], latencyTailChance: [0, 0.01], latencyTailMsMax: [50, 200],
@@ -138,6 +154,7 @@ export const profiles: Readonly<Record<ProfileName, ProfileRanges>> = {
     partitionsPer10s: [0, 1], partitionMs: [100, 1000], oneWayShare: [0, 0.5], clogsPer10s: [0, 1], clogMs: [50, 500],
     crashesPer10s: [0, 1], crashDownMs: [100, 1000],
     slowNodesPer10s: [0, 0.5], slowNodeMs: [200, 1000], slowLagMs: [10, 200],
+    pausesPer10s: [0, 0.5], pauseMs: [20, 300],
   },
   heavy: {
     latencyMsMin: [1, 10], latencyMsMax: [20, 150], latencyTailChance: [0.01, 0.05], latencyTailMsMax: [200, 1000],
@@ -147,6 +164,7 @@ export const profiles: Readonly<Record<ProfileName, ProfileRanges>> = {
     partitionsPer10s: [2, 6], partitionMs: [200, 3000], oneWayShare: [0.25, 0.75], clogsPer10s: [2, 5], clogMs: [100, 2000],
     crashesPer10s: [1, 4], crashDownMs: [50, 3000],
     slowNodesPer10s: [1, 3], slowNodeMs: [500, 5000], slowLagMs: [50, 2000],
+    pausesPer10s: [1, 3], pauseMs: [100, 3000],
   },
 };
 
@@ -196,7 +214,15 @@ export function drawPlan(profile: ProfileName, random: SimRandom, nodeIds: reado
   };
   // Drawn from a stream of its own, like each timed fault, so the other faults of a seed stay as they were.
   const slowNodes = drawSlowNodes(random.fork('slowNodes'), r, nodeIds, durationMs);
-  return slowNodes.length === 0 ? plan : { ...plan, slowNodes };
+  const pauses = drawPauses(random.fork('pauses'), r, nodeIds, durationMs);
+  return { ...plan, ...(slowNodes.length === 0 ? {} : { slowNodes }), ...(pauses.length === 0 ? {} : { pauses }) };
+}
+
+function drawPauses(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[], durationMs: number): PauseFault[] {
+  const count = drawCount(random, r.pausesPer10s, durationMs);
+  const pauses: PauseFault[] = [];
+  for (let i = 0; i < count; i++) pauses.push({ atMs: drawStartMs(random, durationMs), durationMs: drawInt(random, r.pauseMs), node: random.pick(nodeIds) });
+  return pauses.sort((a, b) => a.atMs - b.atMs);
 }
 
 function drawSlowNodes(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[], durationMs: number): SlowNodeFault[] {
@@ -338,12 +364,20 @@ export function validatePlan(plan: FaultPlan, nodeIds: readonly NodeId[]): void 
     checkTimes('crashes', c.atMs, c.downMs);
     checkNode('crashes.node', c.node);
   }
-  if (plan.slowNodes === undefined) return;
-  if (!Array.isArray(plan.slowNodes)) throw configError('slowNodes', 'an array', plan.slowNodes);
-  for (const f of plan.slowNodes) {
-    checkTimes('slowNodes', f.atMs, f.durationMs);
-    checkNode('slowNodes.node', f.node);
-    if (typeof f.lagMs !== 'number' || !(f.lagMs >= 0 && f.lagMs <= faultMsMax)) throw configError('slowNodes.lagMs', `in [0, ${faultMsMax}]`, f.lagMs);
+  if (plan.slowNodes !== undefined) {
+    if (!Array.isArray(plan.slowNodes)) throw configError('slowNodes', 'an array', plan.slowNodes);
+    for (const f of plan.slowNodes) {
+      checkTimes('slowNodes', f.atMs, f.durationMs);
+      checkNode('slowNodes.node', f.node);
+      if (typeof f.lagMs !== 'number' || !(f.lagMs >= 0 && f.lagMs <= faultMsMax)) throw configError('slowNodes.lagMs', `in [0, ${faultMsMax}]`, f.lagMs);
+    }
+  }
+  if (plan.pauses !== undefined) {
+    if (!Array.isArray(plan.pauses)) throw configError('pauses', 'an array', plan.pauses);
+    for (const f of plan.pauses) {
+      checkTimes('pauses', f.atMs, f.durationMs);
+      checkNode('pauses.node', f.node);
+    }
   }
 }
 
@@ -357,6 +391,7 @@ export const faultKinds = [
   'clockSkew',
   'webFail',
   'slowInbound',
+  'pause', 'pauseDeferred',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 export type FaultCounts = Record<FaultKind, number>;

@@ -36,7 +36,7 @@
 export { Simulation, type Halt, type SimClientHandle, type SimulationOptions, payloadBytesMaxDefault } from './simulation.js';
 export {
   drawPlan, faultKinds, profileNames, profiles, quietPlan, totalFaults, validatePlan, zeroFaultCounts,
-  type ClockFault, type ClogFault, type CrashFault, type FaultCounts, type FaultKind, type FaultPlan, type PartitionFault, type ProfileName, type SlowNodeFault,
+  type ClockFault, type ClogFault, type CrashFault, type FaultCounts, type FaultKind, type FaultPlan, type PartitionFault, type PauseFault, type ProfileName, type SlowNodeFault,
 } from './faults.js';
 export { SimRandom } from './random.js';
 export { EventQueue } from './event-queue.js';

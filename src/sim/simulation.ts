@@ -10,7 +10,7 @@ import { assert } from '../lib/assert.js';
 import { DistError } from '../lib/errors.js';
 import { getProgram } from '../lib/programs.js';
 import { EventQueue, type Scheduled } from './event-queue.js';
-import { type ClockFault, type FaultCounts, type FaultPlan, type PartitionFault, quietPlan, type SlowNodeFault, validatePlan, zeroFaultCounts } from './faults.js';
+import { type ClockFault, type FaultCounts, type FaultPlan, type PartitionFault, type PauseFault, quietPlan, type SlowNodeFault, validatePlan, zeroFaultCounts } from './faults.js';
 import { bytesHash32 } from './hash.js';
 import { SimDisk, type PendingBatch } from './disk.js';
 import { SimRandom } from './random.js';
@@ -70,6 +70,10 @@ class SimNode implements Endpoint {
   up = false;
   stopped = false;
   incarnation = 0;
+  /** Until when a pause fault holds the node (0: running). */
+  pausedUntilMs = 0;
+  /** What fell due while paused, in order; it runs when the pause ends. */
+  deferred: SimEvent[] = [];
   program: NodeProgram | undefined;
 
   constructor(
@@ -164,6 +168,8 @@ export class Simulation {
   private readonly clogs = new Map<string, ActiveClog>();
   /** Active slow-node faults' lags by node (several at once on one node: the largest counts). */
   private readonly inboundLags = new Map<NodeId, number[]>();
+  /** Pause faults started and not yet over (a fast path for step). */
+  private pausesActive = 0;
   private nextTimerId = 1;
   private halted: Halt | undefined;
 
@@ -340,6 +346,7 @@ export class Simulation {
     const ev = this.queue.pop();
     if (ev === undefined) return false;
     this.nowMs = ev.time;
+    if (this.pausesActive > 0 && this.deferIfPaused(ev)) return true;
     switch (ev.kind) {
       case deliverKind:
         this.deliver(ev);
@@ -358,14 +365,15 @@ export class Simulation {
     return true;
   }
 
-  /** Ends the fault phase: partitions and clogs lift (held messages are released), crashed nodes
-   * restart, and loss, duplication, reordering, tail latency, slow nodes and disk faults stop. */
+  /** Ends the fault phase: partitions and clogs lift (held messages are released), paused nodes resume,
+   * crashed nodes restart, and loss, duplication, reordering, tail latency, slow nodes and disk faults stop. */
   heal(): void {
     if (!this.faultsActive) return;
     this.faultsActive = false;
     this.tracer.event(this.nowMs, 'sim', 'heal');
     this.partitions = [];
     this.inboundLags.clear();
+    for (const node of this.nodes.values()) this.endPause(node);
     for (const key of [...this.clogs.keys()]) this.releaseClog(key);
     for (const node of this.nodes.values()) if (!node.up && !node.stopped) this.restart(node.id);
   }
@@ -395,6 +403,7 @@ export class Simulation {
   }
 
   private takeDown(node: SimNode): void {
+    this.endPause(node); // what it deferred finds the node down: messages are lost, timers dropped
     node.up = false;
     node.program = undefined;
     node.handlers.clear();
@@ -657,6 +666,7 @@ export class Simulation {
       this.at(c.atMs, () => this.startClog(c.from, c.to, c.durationMs));
     }
     for (const f of this.plan.slowNodes ?? []) this.at(f.atMs, () => this.startSlowNode(f));
+    for (const f of this.plan.pauses ?? []) this.at(f.atMs, () => this.startPause(f));
     for (const c of this.plan.crashes) {
       this.at(c.atMs, () => {
         const node = this.nodes.get(c.node);
@@ -665,6 +675,42 @@ export class Simulation {
         this.at(this.nowMs + c.downMs, () => this.restart(c.node));
       });
     }
+  }
+
+  /** An event for a paused node waits in its deferred list (messages, timers, disk completions alike). */
+  private deferIfPaused(ev: SimEvent): boolean {
+    const node = ev.kind === deliverKind ? (ev.to as Endpoint) : ev.node;
+    if (node === undefined || node.isClient || (node as SimNode).pausedUntilMs === 0) return false;
+    (node as SimNode).deferred.push(ev);
+    this.faults.pauseDeferred++;
+    return true;
+  }
+
+  private startPause(fault: PauseFault): void {
+    const node = this.nodes.get(fault.node);
+    if (!this.faultsActive || node === undefined || !node.up) return;
+    const untilMs = this.nowMs + fault.durationMs;
+    if (untilMs <= node.pausedUntilMs) return;
+    if (node.pausedUntilMs === 0) this.pausesActive++;
+    node.pausedUntilMs = untilMs;
+    this.faults.pause++;
+    this.tracer.event(this.nowMs, node.id, 'pause', { durationMs: fault.durationMs });
+    this.at(untilMs, () => {
+      if (node.pausedUntilMs === untilMs) this.endPause(node);
+    });
+  }
+
+  /** Resumes a paused node now: what it deferred runs next, in the order it fell due. */
+  private endPause(node: SimNode): void {
+    if (node.pausedUntilMs === 0) return;
+    node.pausedUntilMs = 0;
+    this.pausesActive--;
+    this.tracer.event(this.nowMs, node.id, 'resume', { deferred: node.deferred.length });
+    for (const ev of node.deferred) {
+      ev.time = this.nowMs;
+      this.queue.push(ev);
+    }
+    node.deferred = [];
   }
 
   private startSlowNode(fault: SlowNodeFault): void {
@@ -801,5 +847,6 @@ function planNodeIds(plan: FaultPlan): NodeId[] {
   }
   for (const c of plan.crashes ?? []) ids.add(c.node);
   for (const f of plan.slowNodes ?? []) ids.add(f.node);
+  for (const f of plan.pauses ?? []) ids.add(f.node);
   return [...ids];
 }

@@ -125,6 +125,32 @@ describe('sim/simulation', () => {
     expect(times).to.deep.equal([151]);
   });
 
+  it('a paused node runs nothing until the pause ends, then everything due, in order; a crash ends it', () => {
+    const plan: FaultPlan = { ...quietPlan(), pauses: [{ atMs: 100, durationMs: 200, node: 'n2' }] };
+    const sim = new Simulation({ seed: 1, plan, nodeIds: ['n1', 'n2'] });
+    const log: [string, number][] = [];
+    sim.addNode('n1', probe((env) => {
+      for (const t of [50, 150, 250, 350]) env.timers.set(t, () => env.net.send('n2', 'ch', bytes(t / 10)));
+    }));
+    sim.addNode('n2', probe((env) => {
+      env.net.listen('ch', (_from, p) => log.push([`msg ${p[0]}`, env.clock.now()]));
+      env.timers.set(200, () => log.push(['timer', env.clock.now()]));
+    }));
+    sim.runUntil(500);
+    expect(log).to.deep.equal([['msg 5', 51], ['msg 15', 300], ['timer', 300], ['msg 25', 300], ['msg 35', 351]]);
+    expect(sim.faults.pause).to.equal(1);
+    expect(sim.faults.pauseDeferred).to.equal(3);
+    const crashed = new Simulation({ seed: 1, plan, nodeIds: ['n1', 'n2'] });
+    const times: number[] = [];
+    crashed.addNode('n2', probe((env) => env.net.listen('ch', () => times.push(env.clock.now()))));
+    crashed.addNode('n1', probe((env) => env.timers.set(180, () => env.net.send('n2', 'ch', bytes(1)))));
+    crashed.runUntil(150);
+    crashed.crash('n2');
+    crashed.restart('n2');
+    crashed.runUntil(400);
+    expect(times).to.deep.equal([181]);
+  });
+
   it('spawns nodes by registered program name and refuses unknown ones with a code', () => {
     const sim = new Simulation({ seed: 1 });
     const results: unknown[] = [];
