@@ -149,6 +149,14 @@ describe('sim/simulation', () => {
     crashed.restart('n2');
     crashed.runUntil(400);
     expect(times).to.deep.equal([181]);
+    const healed = new Simulation({ seed: 1, plan, nodeIds: ['n1', 'n2'] });
+    const seen: number[] = [];
+    healed.addNode('n2', probe((env) => env.net.listen('ch', () => seen.push(env.clock.now()))));
+    healed.addNode('n1', probe((env) => env.timers.set(120, () => env.net.send('n2', 'ch', bytes(1)))));
+    healed.runUntil(200);
+    healed.heal();
+    healed.runUntil(400);
+    expect(seen).to.deep.equal([200]); // due at 121, held by the pause, let go at the heal
   });
 
   it('spawns nodes by registered program name and refuses unknown ones with a code', () => {
