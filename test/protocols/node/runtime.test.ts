@@ -1,6 +1,7 @@
 /** The node runtime and groups on the real runtime: one node in this process, three child processes
  * spawned with status.spawn, talking over loopback websockets. Time only bounds the waits. */
 import { expect } from 'chai';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRuntime, processBusyPoller, type Runtime } from '../../../src/runtime/index.js';
 import { createNodeProgram, type GroupsLayer } from '../../../src/protocols/groups/index.js';
@@ -11,6 +12,22 @@ import { codeOf } from '../helpers.js';
 const self = { ip: '127.0.0.1', port: 9100 };
 const children = [9101, 9102, 9103].map((port) => ({ ip: '127.0.0.1', port }));
 const [a, b, c] = children as [typeof self, typeof self, typeof self];
+
+/** The pid of this process's child running `nodeId` (its config is in its environment), from Linux /proc. */
+function childPid(nodeId: string): number | undefined {
+  if (!existsSync('/proc/self/environ')) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]) !== process.pid) continue;
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`"id":"${nodeId}"`)) return pid;
+    } catch {
+      // a process that ended while we looked
+    }
+  }
+  return undefined;
+}
 
 /** Real processes report their own heap; passed in as an option, so protocols never read the process. */
 function processHeap(): { heapTotal: number; heapUsed: number } {
@@ -91,6 +108,22 @@ describe('node runtime on real processes (loopback)', function () {
     expect(await send([stub, 5], { node: a, service: 'runner', method: 'run' })).to.deep.equal([null, 5]);
     expect(await send([stub, 3], { node: a, service: 'runner', method: 'run' })).to.deep.equal([null, 8]);
     expect(counter).to.equal(8);
+  });
+
+  it('a paused peer (SIGSTOP): a call to it times out, the caller keeps serving, and after SIGCONT the call it missed ran once', async function () {
+    const pid = childPid(nodeIdOf(b));
+    if (pid === undefined) return this.skip(); // needs Linux /proc to find the child
+    expect((await send([{ bump: (cb: Function) => cb(null, (globalThis as { bumps?: number }).bumps = ((globalThis as { bumps?: number }).bumps ?? 0) + 1) }, 'counter'], { node: b, service: 'routes', method: 'put' }))[0]).to.equal(null);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const [err] = await call((cb) => node.callRemote(b, 'counter', 'bump', [], cb, { timeoutMs: 300, idempotent: false }));
+      expect(codeOf(err)).to.equal('E_NODE_TIMEOUT');
+      expect(await send(['sid'], { node: a, service: 'status', method: 'get' })).to.deep.equal([null, getSID(a)]);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // The call waited in b's socket while it was stopped: it ran once when b resumed (not lost, not twice).
+    expect(await send([], { node: b, service: 'counter', method: 'bump' })).to.deep.equal([null, 2]);
   });
 
   it('a dead peer mid-call gives a coded error and the caller keeps serving', async () => {
