@@ -4,6 +4,7 @@
  *
  *   --seed N [--faults none|light|heavy] [--workload W] [--nodes N] [--duration MS] [--ops N]
  *            [--liveness MS] [--trace FILE | --no-trace] [--json]     one run, readable summary
+ *   --plan FILE ...                                                  a fault plan of one's own (JSON) instead of a profile's
  *   --seeds A-B ...                                                  sweep seeds with a progress bar
  *   --replay FILE [--json]                                           rerun a trace, compare its hash
  *   --check-determinism --seed N ...                                 run twice, name the first divergence
@@ -13,10 +14,11 @@
  * Exit codes: 0 ok, 1 safety violation, 2 liveness failure, 3 the simulator itself failed (including a
  * replay whose hash differs and a determinism check that diverged).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { hasCode } from '../lib/errors.js';
-import { totalFaults, type FaultCounts, type ProfileName } from '../sim/faults.js';
+import { DistError, hasCode } from '../lib/errors.js';
+import { quietPlan, totalFaults, type FaultCounts, type FaultPlan, type ProfileName } from '../sim/faults.js';
 import { checkDeterminism, replayTrace, type Divergence } from '../sim/replay.js';
 import { defaultTraceFile, resolveConfig, runScenario, type RunConfig, type RunResult, type Verdict } from '../sim/run.js';
 import { findAndShrink } from '../sim/shrink.js';
@@ -35,6 +37,8 @@ const usage = `usage: npm run sim -- [--seed N | --seeds A-B | --replay FILE] [o
   --check-determinism    run the seed twice and name the first diverging event
   --workload NAME        ${workloadNames().join(' | ')} (default broadcast)
   --faults PROFILE       none | light | heavy (default none)
+  --plan FILE            run this fault plan (JSON; fields not given are those of a quiet network),
+                         e.g. {"pauses": [{"atMs": 3000, "durationMs": 2000, "node": "n2"}]}
   --nodes N              node count (workload default)
   --duration MS          simulated safety phase in ms (workload default)
   --liveness MS          bound on the liveness phase in ms (workload default)
@@ -65,7 +69,7 @@ function main(argv: string[]): number {
       'check-determinism': { type: 'boolean' }, workload: { type: 'string' }, faults: { type: 'string' },
       nodes: { type: 'string' }, duration: { type: 'string' }, liveness: { type: 'string' }, ops: { type: 'string' },
       trace: { type: 'string' }, 'no-trace': { type: 'boolean' }, json: { type: 'boolean' }, list: { type: 'boolean' },
-      shrink: { type: 'boolean' }, runs: { type: 'string' },
+      shrink: { type: 'boolean' }, runs: { type: 'string' }, plan: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -88,7 +92,9 @@ function main(argv: string[]): number {
     ...optional('durationMs', intOption(values.duration, 'duration')),
     ...optional('livenessMsMax', intOption(values.liveness, 'liveness')),
     ...optional('ops', intOption(values.ops, 'ops')),
+    ...(values.plan !== undefined ? { plan: readPlanFile(values.plan) } : {}),
   };
+  planFile = values.plan;
   if (values.shrink === true) return shrinkCommand(partial.workload ?? 'broadcast', intOption(values.runs, 'runs') ?? 100, json);
   const config = resolveConfig(partial);
   if (values.seeds !== undefined) return sweepCommand(config, values.seeds, json);
@@ -97,6 +103,31 @@ function main(argv: string[]): number {
   const run = runScenario(config, traceFile !== undefined ? { traceFile } : {});
   printRun(run, json);
   return exitCodeOf(run.result);
+}
+
+/** The file `--plan` named, for repro commands. */
+let planFile: string | undefined;
+
+/** A plan file: JSON, the fields it gives over a quiet network's (the simulator validates the result). */
+function readPlanFile(file: string): FaultPlan {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new DistError('E_SIM_CONFIG', `--plan ${file}: ${(err as Error).message}`, { field: 'plan' });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new DistError('E_SIM_CONFIG', `--plan ${file}: a JSON object of fault plan fields expected`, { field: 'plan' });
+  }
+  return { ...quietPlan(), profile: 'file', ...(parsed as Partial<FaultPlan>) };
+}
+
+function faultsName(config: RunConfig): string {
+  return planFile === undefined ? config.faults : `plan ${planFile}`;
+}
+
+function repro(run: RunResult, traceFile = run.traceFile): string {
+  return reproCommand(run.config, traceFile, planFile);
 }
 
 function optional<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
@@ -125,7 +156,7 @@ function summaryJson(run: RunResult): Record<string, unknown> {
     faultsTotal: totalFaults(run.faultsInjected),
     invariantsChecked: run.invariantsChecked,
     stats: run.stats,
-    repro: reproCommand(run.config, run.traceFile),
+    repro: repro(run),
   };
 }
 
@@ -133,7 +164,7 @@ function printRun(run: RunResult, json: boolean, extra: Record<string, unknown> 
   const n = (x: number): string => x.toLocaleString('en-US');
   const ratio = run.wallMs > 0 ? Math.round(run.simTimeMs / run.wallMs) : run.simTimeMs;
   const lines = [
-    `sim  ${run.workload}  seed ${run.seed}  faults ${run.config.faults}  nodes ${run.config.nodes}`,
+    `sim  ${run.workload}  seed ${run.seed}  faults ${faultsName(run.config)}  nodes ${run.config.nodes}`,
     `  result       ${run.result.toUpperCase()}${run.reason === '' ? '' : `  (${run.reason})`}`,
     `  events       ${n(run.events)}   (${n(run.traceLines)} trace lines)`,
     `  sim time     ${n(run.simTimeMs)} ms   wall ${n(run.wallMs)} ms   (sim/wall ${n(ratio)}x, ${n(Math.round(run.events / Math.max(1, run.wallMs) * 1000))} events/s)`,
@@ -143,7 +174,7 @@ function printRun(run: RunResult, json: boolean, extra: Record<string, unknown> 
     `  trace        ${run.traceFile ?? '(not written)'}`,
     `  hash         ${run.traceHash}`,
   ];
-  if (run.result !== 'ok') lines.push(`  repro        ${reproCommand(run.config, sourceFile ?? run.traceFile)}`);
+  if (run.result !== 'ok') lines.push(`  repro        ${repro(run, sourceFile ?? run.traceFile)}`);
   console.log(lines.join('\n'));
   if (json) console.log(JSON.stringify({ ...summaryJson(run), ...extra }));
 }
@@ -187,10 +218,10 @@ function sweepCommand(base: RunConfig, seedsText: string, json: boolean): number
   const result = sweep(base, from, to, (run, done) => {
     if (run.result !== 'ok') failures++;
     bar.update(done, { failures });
-  });
+  }, planFile);
   bar.stop();
   const n = (x: number): string => x.toLocaleString('en-US');
-  console.log(`sweep  ${base.workload}  seeds ${from}-${to}  faults ${base.faults}  nodes ${base.nodes}`);
+  console.log(`sweep  ${base.workload}  seeds ${from}-${to}  faults ${faultsName(base)}  nodes ${base.nodes}`);
   console.log(`  ok           ${n(result.ok)} / ${n(result.runs)}`);
   console.log(`  events       ${n(result.events)}   sim ${n(result.simTimeMs)} ms   wall ${n(result.wallMs)} ms`);
   console.log(`  faults fired ${faultsLine(result.faultsInjected)}`);

@@ -41,12 +41,14 @@ export function parseSeedRange(text: string): [number, number] {
 
 /** The CLI command that reruns `config`. A config with an explicit plan (shrunk, replayed) cannot be
  * spelled in flags, so it is rerun from its trace file. */
-export function reproCommand(config: RunConfig, traceFile?: string): string {
+export function reproCommand(config: RunConfig, traceFile?: string, planFile?: string): string {
   if (config.plan !== undefined && traceFile !== undefined) return `npm run sim -- --replay ${traceFile}`;
-  return `npm run sim -- --seed ${config.seed} --workload ${config.workload} --faults ${config.faults} --nodes ${config.nodes} --duration ${config.durationMs} --ops ${config.ops} --liveness ${config.livenessMsMax}`;
+  const plan = planFile === undefined ? '' : ` --plan ${planFile}`;
+  return `npm run sim -- --seed ${config.seed} --workload ${config.workload} --faults ${config.faults}${plan} --nodes ${config.nodes} --duration ${config.durationMs} --ops ${config.ops} --liveness ${config.livenessMsMax}`;
 }
 
-export function sweep(base: RunConfig, from: number, to: number, onRun?: (run: RunResult, done: number) => void): SweepResult {
+/** Runs seeds `from`..`to` of `base`; `planFile` (the file `base.plan` came from) goes into repro commands. */
+export function sweep(base: RunConfig, from: number, to: number, onRun?: (run: RunResult, done: number) => void, planFile?: string): SweepResult {
   assert(to >= from, 'empty seed range');
   const failures: SweepFailure[] = [];
   const faultsInjected: Record<string, number> = {};
@@ -60,7 +62,7 @@ export function sweep(base: RunConfig, from: number, to: number, onRun?: (run: R
     simTimeMs += run.simTimeMs;
     wallMs += run.wallMs;
     for (const [kind, count] of Object.entries(run.faultsInjected)) faultsInjected[kind] = (faultsInjected[kind] ?? 0) + count;
-    if (run.result !== 'ok') failures.push({ seed, result: run.result, reason: run.reason, traceHash: run.traceHash, repro: reproCommand(config) });
+    if (run.result !== 'ok') failures.push({ seed, result: run.result, reason: run.reason, traceHash: run.traceHash, repro: reproCommand(config, undefined, planFile) });
     onRun?.(run, seed - from + 1);
   }
   const runs = to - from + 1;

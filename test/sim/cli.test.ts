@@ -59,6 +59,28 @@ describe('sim CLI', () => {
     expect(lastJson(r.stdout)).to.include({ runs: 3, ok: 0 });
   });
 
+  it('--plan runs a fault plan given as a file: it fires, replays, names the file in repro commands, and bad plans are refused', () => {
+    const plan = path.join(dir, 'plan.json');
+    fs.writeFileSync(plan, JSON.stringify({ pauses: [{ atMs: 2000, durationMs: 1500, node: 'n2' }], lossChance: 0.3 }));
+    const trace = path.join(dir, 'plan.ndjson');
+    const r = sim('--seed', '3', '--plan', plan, '--json', '--trace', trace);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.include(`faults plan ${plan}`);
+    const summary = lastJson(r.stdout);
+    expect((summary.faultsInjected as Record<string, number>).pause).to.equal(1);
+    expect((summary.faultsInjected as Record<string, number>).loss).to.be.greaterThan(0);
+    expect(lastJson(sim('--replay', trace, '--json').stdout)).to.include({ traceHash: summary.traceHash, replayMatches: true });
+    const failing = sim('--seeds', '1-2', '--workload', 'broadcast-no-retry', '--plan', plan);
+    expect(failing.code).to.equal(2);
+    expect(failing.stdout).to.include(`--plan ${plan}`);
+    const bad = path.join(dir, 'bad-plan.json');
+    fs.writeFileSync(bad, JSON.stringify({ pauses: [{ atMs: 0, durationMs: 10, node: 'n9' }] }));
+    const refused = sim('--plan', bad);
+    expect(refused.code).to.equal(3);
+    expect(refused.stderr).to.include('pauses.node');
+    expect(sim('--plan', path.join(dir, 'missing.json')).stderr).to.include('--plan');
+  });
+
   it('checks determinism', () => {
     const r = sim('--check-determinism', '--seed', '4', '--faults', 'heavy', '--json');
     expect(r.code, r.stderr).to.equal(0);
