@@ -13,6 +13,18 @@ function probe(script: (env: Env, log: unknown[]) => void): (env: Env) => NodePr
 
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
 
+/** When n2 receives the one message n1 sends it at `sendAtMs` under `plan`, with `meddle` run first (it
+ * may advance time, heal, crash ...), the run then going on to 500 ms. */
+function arrivalsAtN2(plan: FaultPlan, sendAtMs: number, meddle: (sim: Simulation) => unknown): number[] {
+  const sim = new Simulation({ seed: 1, plan, nodeIds: ['n1', 'n2'] });
+  const times: number[] = [];
+  sim.addNode('n2', probe((env) => env.net.listen('ch', () => times.push(env.clock.now()))));
+  sim.addNode('n1', probe((env) => env.timers.set(sendAtMs, () => env.net.send('n2', 'ch', bytes(1)))));
+  meddle(sim);
+  sim.runUntil(500);
+  return times;
+}
+
 describe('sim/simulation', () => {
   it('copies payloads on send, so sender and receiver never share bytes', () => {
     const sim = new Simulation({ seed: 1 });
@@ -115,14 +127,7 @@ describe('sim/simulation', () => {
     // Sent at 150 and 250 (inside the fault): 1 ms of latency plus 50 of lag; before and after: 1 ms.
     expect(arrivals).to.deep.equal([['n2<-5', 51], ['n1<-99', 151], ['n2<-15', 201], ['n2<-25', 301], ['n2<-40', 401]]);
     expect(sim.faults.slowInbound).to.equal(2);
-    const healed = new Simulation({ seed: 1, plan, nodeIds: ['n1', 'n2'] });
-    const times: number[] = [];
-    healed.addNode('n2', probe((env) => env.net.listen('ch', () => times.push(env.clock.now()))));
-    healed.addNode('n1', probe((env) => env.timers.set(150, () => env.net.send('n2', 'ch', bytes(1)))));
-    healed.runUntil(120);
-    healed.heal();
-    healed.runUntil(200);
-    expect(times).to.deep.equal([151]);
+    expect(arrivalsAtN2(plan, 150, (sim) => (sim.runUntil(120), sim.heal()))).to.deep.equal([151]);
   });
 
   it('a paused node runs nothing until the pause ends, then everything due, in order; a crash ends it', () => {
@@ -140,23 +145,9 @@ describe('sim/simulation', () => {
     expect(log).to.deep.equal([['msg 5', 51], ['msg 15', 300], ['timer', 300], ['msg 25', 300], ['msg 35', 351]]);
     expect(sim.faults.pause).to.equal(1);
     expect(sim.faults.pauseDeferred).to.equal(3);
-    const crashed = new Simulation({ seed: 1, plan, nodeIds: ['n1', 'n2'] });
-    const times: number[] = [];
-    crashed.addNode('n2', probe((env) => env.net.listen('ch', () => times.push(env.clock.now()))));
-    crashed.addNode('n1', probe((env) => env.timers.set(180, () => env.net.send('n2', 'ch', bytes(1)))));
-    crashed.runUntil(150);
-    crashed.crash('n2');
-    crashed.restart('n2');
-    crashed.runUntil(400);
-    expect(times).to.deep.equal([181]);
-    const healed = new Simulation({ seed: 1, plan, nodeIds: ['n1', 'n2'] });
-    const seen: number[] = [];
-    healed.addNode('n2', probe((env) => env.net.listen('ch', () => seen.push(env.clock.now()))));
-    healed.addNode('n1', probe((env) => env.timers.set(120, () => env.net.send('n2', 'ch', bytes(1)))));
-    healed.runUntil(200);
-    healed.heal();
-    healed.runUntil(400);
-    expect(seen).to.deep.equal([200]); // due at 121, held by the pause, let go at the heal
+    expect(arrivalsAtN2(plan, 180, (sim) => (sim.runUntil(150), sim.crash('n2'), sim.restart('n2')))).to.deep.equal([181]);
+    // Due at 121, held by the pause, let go at the heal.
+    expect(arrivalsAtN2(plan, 120, (sim) => (sim.runUntil(200), sim.heal()))).to.deep.equal([200]);
   });
 
   it('spawns nodes by registered program name and refuses unknown ones with a code', () => {
