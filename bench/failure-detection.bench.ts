@@ -16,6 +16,11 @@
  *    everyone else is healthy), suspicions of n3 raised by others (n3 is late to answer), suspicion
  *    records seen by all nodes, refutations, false deaths.
  *
+ * 4. pause: n7 stops running at 10 s for 1-20 s (a simulator pause fault: a stop-the-world GC pause or
+ *    SIGSTOP; everything due to it waits), quiet network otherwise. Counted: seeds in which some node
+ *    declared n7 dead (it refutes and rejoins when it resumes), suspicions, refutations. A pause shorter
+ *    than the suspicion timeout should cost suspicions only.
+ *
  * Both for the protocol's defaults (config.ts) and for the faster timing the simulator workload uses.
  *
  *   npm run build && node dist/bench/failure-detection.bench.js   # table, bench/results/failure-detection.json
@@ -132,6 +137,36 @@ function slowNodeTable(): unknown[] {
   return figures;
 }
 
+const pauseSeeds = 10;
+const pausesMs = [1_000, 3_000, 6_000, 12_000, 20_000] as const;
+
+function pauseTable(): unknown[] {
+  const rows: Record<string, string>[] = [];
+  const figures = [];
+  for (const c of configs) {
+    for (const pauseMs of pausesMs) {
+      const plan: FaultPlan = { ...quietPlan(), latencyMsMin: 1, latencyMsMax: 20, pauses: [{ atMs: crashAtMs, durationMs: pauseMs, node: 'n7' }] };
+      const totals = { declaredDead: 0, suspicions: 0, refutations: 0, failedRuns: 0 };
+      for (const seed of range(1, pauseSeeds)) {
+        const r = runScenario(resolveConfig({ seed, workload: c.workload, nodes, plan, durationMs: crashAtMs + pauseMs + 30_000 }));
+        totals.declaredDead += (r.stats.falseDeaths as number) > 0 ? 1 : 0;
+        totals.suspicions += r.stats.suspicions as number;
+        totals.refutations += r.stats.refutations as number;
+        totals.failedRuns += r.result === 'ok' ? 0 : 1;
+      }
+      figures.push({ config: c.name, pauseMs, seeds: pauseSeeds, ...totals });
+      rows.push({
+        config: c.name, 'suspicion ms (min)': String(c.args.suspicionTimeoutMs), 'n7 paused ms': String(pauseMs),
+        'declared dead (seeds)': `${totals.declaredDead}/${pauseSeeds}`, suspicions: String(totals.suspicions),
+        refutations: String(totals.refutations), 'runs not ok': String(totals.failedRuns),
+      });
+    }
+  }
+  console.log(`\npause: ${nodes} nodes, n7 stops running at ${crashAtMs} ms, quiet network, ${pauseSeeds} seeds each`);
+  printTable(rows);
+  return figures;
+}
+
 function main(): void {
   const rows: Record<string, string>[] = [];
   const figures = [];
@@ -162,8 +197,9 @@ function main(): void {
   const meetsTarget = figures.every((f) => f.accuracy.falseDeaths === 0 && f.detection.detected === detectionSeeds);
   console.log(`target: every crash detected, no false deaths at 10% loss: ${meetsTarget ? 'met' : 'NOT met'}`);
   const slow = slowNodeTable();
+  const pauses = pauseTable();
   const long = longRun ? longAccuracy() : undefined;
-  console.log(`wrote ${writeResult('failure-detection', { meetsTarget, figures, slow, ...(long === undefined ? {} : { long }) })}`);
+  console.log(`wrote ${writeResult('failure-detection', { meetsTarget, figures, slow, pauses, ...(long === undefined ? {} : { long }) })}`);
 }
 
 /** `--long`: the sweep that still found a false death before the dynamic suspicion timeout (30 nodes,

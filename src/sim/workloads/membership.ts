@@ -10,7 +10,8 @@
  * - membership.incarnation-origin: no node holds an incarnation of m above the highest m announced;
  * - membership.restart-incarnation: a node restarts above every incarnation it ever announced (so its
  *   new `alive` beats any `dead` about its previous life);
- * - membership.accuracy, enforced only when the plan has no partitions, clogs or slow nodes and loss <= 10%
+ * - membership.accuracy, enforced only when the plan has no partitions, clogs, slow nodes or pauses as long
+ *   as the suspicion timeout, and loss <= 10%
  *   (otherwise counted as `falseDeaths`): no node declares m dead at an incarnation m is running with.
  * Liveness, after healing (every node restarted): every node holds every other node `alive`.
  * Figures: crashes seen, crashes detected (every live node holds the crashed node dead before it
@@ -18,7 +19,7 @@
  * accuser: all, by a planned slow node, of a slow node), refutations.
  */
 import type { NodeFactory, NodeId } from '../../env/index.js';
-import { membershipProgramName, supersedes, type MemberRecord, type MembershipView } from '../../protocols/membership/index.js';
+import { membershipDefaults, membershipProgramName, supersedes, type MemberRecord, type MembershipView } from '../../protocols/membership/index.js';
 import { registerWorkload, type Violation, type Workload, type WorkloadContext, type WorkloadDefaults, type WorkloadRun } from '../workload.js';
 
 /** Timing for the simulator's heavy profile: latencies up to ~150 ms a hop, crashes of 50-3000 ms and
@@ -54,7 +55,7 @@ export function membershipWorkload(options: MembershipWorkloadOptions): Workload
     program: options.program ?? membershipProgramName,
     defaults: { nodes: 8, durationMs: 30_000, ops: 0, livenessMsMax: 60_000, ...options.defaults },
     nodeArgs: (nodeIds) => ({ seeds: nodeIds.slice(0, seedsCount), ...membershipSimArgs, ...options.args }),
-    create: (ctx) => new MembershipRun(ctx),
+    create: (ctx) => new MembershipRun(ctx, { ...membershipDefaults, ...membershipSimArgs, ...options.args }.suspicionTimeoutMs),
   };
 }
 
@@ -89,11 +90,14 @@ class MembershipRun implements WorkloadRun {
   private readonly slowNodes: ReadonlySet<NodeId>;
   private refutations = 0;
 
-  constructor(private readonly ctx: WorkloadContext) {
+  /** `suspicionTimeoutMs`: a node paused longer than this may rightly be declared dead. */
+  constructor(private readonly ctx: WorkloadContext, suspicionTimeoutMs: number) {
     const plan = ctx.sim.plan;
-    // A slow node's lag may outlast a suspicion (then its death is no detector's mistake): counted, not enforced.
+    // A slow node's lag, or a pause, may outlast a suspicion (then its death is no detector's mistake):
+    // counted, not enforced. A pause shorter than the suspicion timeout must not kill its node.
     this.slowNodes = new Set((plan.slowNodes ?? []).map((f) => f.node));
-    this.enforceAccuracy = plan.partitions.length === 0 && plan.clogs.length === 0 && (plan.slowNodes ?? []).length === 0 && plan.lossChance <= accuracyLossChanceMax;
+    const longPause = (plan.pauses ?? []).some((f) => f.durationMs >= suspicionTimeoutMs);
+    this.enforceAccuracy = plan.partitions.length === 0 && plan.clogs.length === 0 && (plan.slowNodes ?? []).length === 0 && !longPause && plan.lossChance <= accuracyLossChanceMax;
   }
 
   start(): void {
