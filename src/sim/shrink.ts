@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import type { NodeId } from '../env/index.js';
 import { assert } from '../lib/assert.js';
-import type { ClogFault, CrashFault, FaultPlan, PartitionFault } from './faults.js';
+import type { ClogFault, CrashFault, FaultPlan, PartitionFault, PauseFault, SlowNodeFault } from './faults.js';
 import { nodeIdsFor, resolveConfig, runScenario, type RunConfig, type RunResult } from './run.js';
 
 export const regressionsDir = path.join('traces', 'regressions');
@@ -18,6 +18,8 @@ export const regressionsDir = path.join('traces', 'regressions');
 const scenarioNodesMax = 5;
 /** Rates are drawn in per-mille so shrunk plans read as round numbers. */
 const perMilleMax = 300;
+/** Largest extra delay a generated slow node adds to what it receives. */
+const slowLagMsMax = 2_000;
 
 interface RawPlan {
   readonly latencyMsMax: number;
@@ -28,6 +30,8 @@ interface RawPlan {
   readonly partitions: readonly { atMs: number; durationMs: number; oneWay: boolean; side: number }[];
   readonly clogs: readonly { atMs: number; durationMs: number; from: number; to: number }[];
   readonly crashes: readonly { atMs: number; node: number; downMs: number }[];
+  readonly slowNodes: readonly { atMs: number; durationMs: number; node: number; lagMs: number }[];
+  readonly pauses: readonly { atMs: number; durationMs: number; node: number }[];
 }
 
 export interface Scenario {
@@ -51,6 +55,8 @@ function rawPlanArbitrary(durationMs: number): fc.Arbitrary<RawPlan> {
     partitions: fc.array(fc.record({ atMs: at, durationMs: span, oneWay: fc.boolean(), side: index }), { maxLength: 4 }),
     clogs: fc.array(fc.record({ atMs: at, durationMs: span, from: index, to: index }), { maxLength: 4 }),
     crashes: fc.array(fc.record({ atMs: at, node: index, downMs: span }), { maxLength: 4 }),
+    slowNodes: fc.array(fc.record({ atMs: at, durationMs: span, node: index, lagMs: fc.integer({ min: 1, max: slowLagMsMax }) }), { maxLength: 2 }),
+    pauses: fc.array(fc.record({ atMs: at, durationMs: span, node: index }), { maxLength: 2 }),
   });
 }
 
@@ -61,6 +67,8 @@ function concretePlan(nodes: number, raw: RawPlan): FaultPlan {
   const partitions: PartitionFault[] = nodes < 2 ? [] : raw.partitions.map((p) => ({ atMs: p.atMs, durationMs: p.durationMs, kind: p.oneWay ? 'one-way' : 'two-way', side: [id(p.side)] }));
   const clogs: ClogFault[] = raw.clogs.filter((c) => id(c.from) !== id(c.to)).map((c) => ({ atMs: c.atMs, durationMs: c.durationMs, from: id(c.from), to: id(c.to) }));
   const crashes: CrashFault[] = raw.crashes.map((c) => ({ atMs: c.atMs, node: id(c.node), downMs: c.downMs }));
+  const slowNodes: SlowNodeFault[] = raw.slowNodes.map((f) => ({ atMs: f.atMs, durationMs: f.durationMs, node: id(f.node), lagMs: f.lagMs }));
+  const pauses: PauseFault[] = raw.pauses.map((f) => ({ atMs: f.atMs, durationMs: f.durationMs, node: id(f.node) }));
   return {
     profile: 'generated',
     latencyMsMin: 1,
@@ -80,6 +88,9 @@ function concretePlan(nodes: number, raw: RawPlan): FaultPlan {
     partitions,
     clogs,
     crashes,
+    // Left out when empty, as in profile plans.
+    ...(slowNodes.length === 0 ? {} : { slowNodes }),
+    ...(pauses.length === 0 ? {} : { pauses }),
   };
 }
 

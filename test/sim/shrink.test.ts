@@ -19,7 +19,7 @@ describe('sim/shrink', () => {
     expect(scenario?.nodes).to.equal(2);
     expect(scenario?.ops).to.equal(1);
     const plan = scenario?.plan;
-    const scheduled = (plan?.partitions.length ?? 0) + (plan?.clogs.length ?? 0) + (plan?.crashes.length ?? 0);
+    const scheduled = (plan?.partitions.length ?? 0) + (plan?.clogs.length ?? 0) + (plan?.crashes.length ?? 0) + (plan?.slowNodes?.length ?? 0) + (plan?.pauses?.length ?? 0);
     const rates = [plan?.lossChance, plan?.duplicateChance, plan?.reorderChance, plan?.diskFailChance].filter((r) => r !== 0).length;
     expect(scheduled + rates).to.equal(1);
     const file = result.file as string;

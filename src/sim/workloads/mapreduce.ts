@@ -174,7 +174,9 @@ class MapReduceRun implements WorkloadRun {
   /** Crashes one worker (not the coordinator) shortly after the job starts; it restarts later. */
   private crashWorker(coordinator: NodeId, random: SimRandom): void {
     const { sim, nodeIds } = this.ctx;
-    const victim = random.pick(nodeIds.filter((id) => id !== coordinator));
+    const workers = nodeIds.filter((id) => id !== coordinator);
+    if (workers.length === 0) return; // a one-node cluster has no worker to crash
+    const victim = random.pick(workers);
     const atMs = sim.now + random.int(1, 8); // a fault-free job takes ~10 virtual ms: crash mid-job
     const downMs = random.int(200, 2_500);
     sim.at(atMs, () => {

@@ -23,6 +23,12 @@ describe('mapreduce workload (simulator)', () => {
     }
   });
 
+  it('runs on a single node too (no worker to crash; the shrinker generates such clusters)', () => {
+    const single = runScenario(resolveConfig({ seed: 1, workload: 'mapreduce', faults: 'heavy', nodes: 1 }));
+    expect(single.result, single.reason).to.equal('ok');
+    expect(single.stats.jobsOk).to.be.at.least(3);
+  });
+
   it('the checker fails the mutant mapreduce-drop-batch', () => {
     const failures = [1, 2].map((seed) => run(seed, 'mapreduce-drop-batch')).filter((r) => r.result === 'safety');
     expect(failures.length).to.be.above(0);
