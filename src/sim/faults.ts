@@ -218,21 +218,7 @@ export function drawPlan(profile: ProfileName, random: SimRandom, nodeIds: reado
   return { ...plan, ...(slowNodes.length === 0 ? {} : { slowNodes }), ...(pauses.length === 0 ? {} : { pauses }) };
 }
 
-function drawPauses(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[], durationMs: number): PauseFault[] {
-  const count = drawCount(random, r.pausesPer10s, durationMs);
-  const pauses: PauseFault[] = [];
-  for (let i = 0; i < count; i++) pauses.push({ atMs: drawStartMs(random, durationMs), durationMs: drawInt(random, r.pauseMs), node: random.pick(nodeIds) });
-  return pauses.sort((a, b) => a.atMs - b.atMs);
-}
 
-function drawSlowNodes(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[], durationMs: number): SlowNodeFault[] {
-  const count = drawCount(random, r.slowNodesPer10s, durationMs);
-  const slow: SlowNodeFault[] = [];
-  for (let i = 0; i < count; i++) {
-    slow.push({ atMs: drawStartMs(random, durationMs), durationMs: drawInt(random, r.slowNodeMs), node: random.pick(nodeIds), lagMs: drawInt(random, r.slowLagMs) });
-  }
-  return slow.sort((a, b) => a.atMs - b.atMs);
-}
 
 function drawClocks(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[]): ClockFault[] {
   const offsetMsMax = drawInt(random, r.clockOffsetMsMax);
@@ -268,24 +254,34 @@ function drawPartitions(random: SimRandom, r: ProfileRanges, nodeIds: readonly N
   return partitions.sort((a, b) => a.atMs - b.atMs);
 }
 
+
+
+/** `span` (per 10 s) timed faults over the run, each made by `make`, in start order. */
+function drawTimed<T extends { readonly atMs: number }>(random: SimRandom, per10s: Span, durationMs: number, make: () => T): T[] {
+  const count = drawCount(random, per10s, durationMs);
+  return Array.from({ length: count }, make).sort((a, b) => a.atMs - b.atMs);
+}
+
 function drawClogs(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[], durationMs: number): ClogFault[] {
   if (nodeIds.length < 2) return [];
-  const count = drawCount(random, r.clogsPer10s, durationMs);
-  const clogs: ClogFault[] = [];
-  for (let i = 0; i < count; i++) {
+  return drawTimed(random, r.clogsPer10s, durationMs, () => {
     const [from, to] = shuffled(random, nodeIds) as [NodeId, NodeId];
-    clogs.push({ atMs: drawStartMs(random, durationMs), durationMs: drawInt(random, r.clogMs), from, to });
-  }
-  return clogs.sort((a, b) => a.atMs - b.atMs);
+    return { atMs: drawStartMs(random, durationMs), durationMs: drawInt(random, r.clogMs), from, to };
+  });
 }
 
 function drawCrashes(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[], durationMs: number): CrashFault[] {
-  const count = drawCount(random, r.crashesPer10s, durationMs);
-  const crashes: CrashFault[] = [];
-  for (let i = 0; i < count; i++) {
-    crashes.push({ atMs: drawStartMs(random, durationMs), node: random.pick(nodeIds), downMs: drawInt(random, r.crashDownMs) });
-  }
-  return crashes.sort((a, b) => a.atMs - b.atMs);
+  return drawTimed(random, r.crashesPer10s, durationMs, () => ({ atMs: drawStartMs(random, durationMs), node: random.pick(nodeIds), downMs: drawInt(random, r.crashDownMs) }));
+}
+
+function drawSlowNodes(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[], durationMs: number): SlowNodeFault[] {
+  return drawTimed(random, r.slowNodesPer10s, durationMs, () => ({
+    atMs: drawStartMs(random, durationMs), durationMs: drawInt(random, r.slowNodeMs), node: random.pick(nodeIds), lagMs: drawInt(random, r.slowLagMs),
+  }));
+}
+
+function drawPauses(random: SimRandom, r: ProfileRanges, nodeIds: readonly NodeId[], durationMs: number): PauseFault[] {
+  return drawTimed(random, r.pausesPer10s, durationMs, () => ({ atMs: drawStartMs(random, durationMs), durationMs: drawInt(random, r.pauseMs), node: random.pick(nodeIds) }));
 }
 
 function shuffled<T>(random: SimRandom, items: readonly T[]): T[] {
@@ -364,20 +360,19 @@ export function validatePlan(plan: FaultPlan, nodeIds: readonly NodeId[]): void 
     checkTimes('crashes', c.atMs, c.downMs);
     checkNode('crashes.node', c.node);
   }
-  if (plan.slowNodes !== undefined) {
-    if (!Array.isArray(plan.slowNodes)) throw configError('slowNodes', 'an array', plan.slowNodes);
-    for (const f of plan.slowNodes) {
-      checkTimes('slowNodes', f.atMs, f.durationMs);
-      checkNode('slowNodes.node', f.node);
-      if (typeof f.lagMs !== 'number' || !(f.lagMs >= 0 && f.lagMs <= faultMsMax)) throw configError('slowNodes.lagMs', `in [0, ${faultMsMax}]`, f.lagMs);
-    }
+  // Optional lists (plans written before they existed have none): an array when present.
+  const optionalList = <T>(field: string, list: readonly T[] | undefined): readonly T[] => {
+    if (list !== undefined && !Array.isArray(list)) throw configError(field, 'an array', list);
+    return list ?? [];
+  };
+  for (const f of optionalList('slowNodes', plan.slowNodes)) {
+    checkTimes('slowNodes', f.atMs, f.durationMs);
+    checkNode('slowNodes.node', f.node);
+    if (typeof f.lagMs !== 'number' || !(f.lagMs >= 0 && f.lagMs <= faultMsMax)) throw configError('slowNodes.lagMs', `in [0, ${faultMsMax}]`, f.lagMs);
   }
-  if (plan.pauses !== undefined) {
-    if (!Array.isArray(plan.pauses)) throw configError('pauses', 'an array', plan.pauses);
-    for (const f of plan.pauses) {
-      checkTimes('pauses', f.atMs, f.durationMs);
-      checkNode('pauses.node', f.node);
-    }
+  for (const f of optionalList('pauses', plan.pauses)) {
+    checkTimes('pauses', f.atMs, f.durationMs);
+    checkNode('pauses.node', f.node);
   }
 }
 

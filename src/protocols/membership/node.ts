@@ -129,7 +129,8 @@ class MembershipNode {
       this.env.trace.event('membership.start', { incarnation: stored + 1 });
       this.env.net.listen(this.channel, (from, payload) => this.onMessage(from, payload));
       this.join();
-      this.probeLoop();
+      // Protocol periods, each stretched by the local health score at its start (Lifeguard §IV-A).
+      this.every(() => this.health.scale(this.config.probeIntervalMs), () => this.onProbeTick());
       // Suspicions expire on the unstretched period: a node finding itself slow probes less, but a
       // suspicion it holds still ends on time.
       this.every(this.config.probeIntervalMs, () => this.emit(this.core.expireSuspicions(this.env.clock.now())));
@@ -195,18 +196,11 @@ class MembershipNode {
     this.timers.add(id);
   }
 
-  private every(intervalMs: number, fn: () => void): void {
-    this.after(intervalMs, () => {
+  /** Runs `fn` every `intervalMs`; a function gives each next interval (the probe period stretches). */
+  private every(intervalMs: number | (() => number), fn: () => void): void {
+    this.after(typeof intervalMs === 'number' ? intervalMs : intervalMs(), () => {
       fn();
       this.every(intervalMs, fn);
-    });
-  }
-
-  /** Protocol periods, each stretched by the local health score at its start (Lifeguard §IV-A). */
-  private probeLoop(): void {
-    this.after(this.health.scale(this.config.probeIntervalMs), () => {
-      this.onProbeTick();
-      this.probeLoop();
     });
   }
 

@@ -48,14 +48,15 @@ export interface MembershipWorkloadOptions {
 }
 
 export function membershipWorkload(options: MembershipWorkloadOptions): Workload {
+  const args = { ...membershipSimArgs, ...options.args };
   return {
     name: options.name,
     description: options.description,
     mutant: options.mutant ?? false,
     program: options.program ?? membershipProgramName,
     defaults: { nodes: 8, durationMs: 30_000, ops: 0, livenessMsMax: 60_000, ...options.defaults },
-    nodeArgs: (nodeIds) => ({ seeds: nodeIds.slice(0, seedsCount), ...membershipSimArgs, ...options.args }),
-    create: (ctx) => new MembershipRun(ctx, { ...membershipDefaults, ...membershipSimArgs, ...options.args }.suspicionTimeoutMs),
+    nodeArgs: (nodeIds) => ({ seeds: nodeIds.slice(0, seedsCount), ...args }),
+    create: (ctx) => new MembershipRun(ctx, args.suspicionTimeoutMs ?? membershipDefaults.suspicionTimeoutMs),
   };
 }
 
